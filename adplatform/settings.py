@@ -1,0 +1,147 @@
+"""Every setting of the platform, in one place.
+
+Each value comes from an environment variable named ``ADPLATFORM_<NAME>`` (upper case) and
+falls back to the default documented next to it. The embedded stack, the Spark jobs, the
+DAGs, the simulator and docker-compose all read this module, so a port or a folder is
+written down exactly once. Tests build their own ``Settings`` with free ports and a
+temporary home so that they never collide with a running demo stack.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "ADPLATFORM_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the embedded stack keeps state (data, pid files) and logs.
+    home: Path = REPO_ROOT / ".local"
+    # Where `make setup` copies the JVM jars declared in jvm/pom.xml.
+    jars_dir: Path = REPO_ROOT / ".jars"
+    host: str = "127.0.0.1"
+
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9095
+    hdfs_namenode_port: int = 8020
+    hdfs_namenode_http_port: int = 9870
+    hdfs_datanode_port: int = 9866
+    hdfs_datanode_http_port: int = 9864
+    hdfs_datanode_ipc_port: int = 9867
+    metastore_port: int = 9083
+    thrift_port: int = 10000
+    thrift_ui_port: int = 4040
+    prometheus_port: int = 9090
+    pushgateway_port: int = 9091
+    alertmanager_port: int = 9093
+    airflow_port: int = 8080
+    stream_monitor_port: int = 9108
+
+    # Lake root: HDFS by default; `file:///some/dir` runs the jobs without HDFS.
+    lake_uri: str = ""
+    # Spark master used by spark-submit and the `spark_default` Airflow connection.
+    spark_master: str = "local[*]"
+    # Heap of each JVM service of the embedded stack, in MiB (2-core, small-memory default).
+    service_heap_mb: int = 512
+    # Key of the HMAC that pseudonymises ids and IPs (semantic 8). Never in the repository:
+    # `adplatform stack up` generates one into the state folder on first start.
+    pseudonym_key: str = field(default="", repr=False)
+    # Seconds a service may take to become healthy before `stack up` gives up.
+    start_timeout_s: int = 180
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def hdfs_uri(self) -> str:
+        return f"hdfs://{self.host}:{self.hdfs_namenode_port}"
+
+    @property
+    def lake(self) -> str:
+        """Root URI of the data lake (landing, raw, warehouse, checkpoints)."""
+        return (self.lake_uri or f"{self.hdfs_uri}/adtech").rstrip("/")
+
+    @property
+    def warehouse_uri(self) -> str:
+        return f"{self.lake}/warehouse"
+
+    @property
+    def metastore_uri(self) -> str:
+        return f"thrift://{self.host}:{self.metastore_port}"
+
+    @property
+    def pushgateway_url(self) -> str:
+        return f"http://{self.host}:{self.pushgateway_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
+
+    @property
+    def alertmanager_url(self) -> str:
+        return f"http://{self.host}:{self.alertmanager_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.host}:{self.airflow_port}"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state_dir / "airflow"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as ``ADPLATFORM_*`` variables, for child processes."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value != "" and value is not None:
+                env[ENV_PREFIX + f.name.upper()] = str(value)
+        return env
+
+
+def _coerce(name: str, raw: str, kind: type) -> object:
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a whole number") from None
+    if kind is Path:
+        return Path(raw).expanduser().resolve()
+    return raw
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment (``ADPLATFORM_*``), defaults for what is unset."""
+    environ = os.environ if environ is None else environ
+    kinds = {"int": int, "Path": Path, "str": str}
+    values = {}
+    for f in dataclasses.fields(Settings):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(f.name, raw, kinds[str(f.type)])
+    return Settings(**values)

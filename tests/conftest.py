@@ -1,0 +1,30 @@
+"""Fixtures shared by the whole suite.
+
+`spark` is a plain local session for transform unit tests (no Hive, no HDFS, UI off).
+Tests that need real services take the fixtures in tests/stack_fixtures.py, which start the
+embedded stack's services on free ports in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["tests.stack_fixtures"]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("adplatform-unit-tests")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
