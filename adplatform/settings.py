@@ -29,6 +29,19 @@ class Settings:
     # Where `make setup` copies the JVM jars declared in jvm/pom.xml.
     jars_dir: Path = REPO_ROOT / ".jars"
     host: str = "127.0.0.1"
+    # Per-service hosts where services run on different machines (docker-compose, a real
+    # cluster); empty means `host`. The embedded stack leaves them empty.
+    kafka_host: str = ""
+    hdfs_namenode_host: str = ""
+    metastore_host: str = ""
+    thrift_host: str = ""
+    pushgateway_host: str = ""
+    # Kafka client security: PLAINTEXT for the embedded broker; docker-compose uses
+    # SASL_PLAINTEXT with SCRAM-SHA-512 (the Kafka client names of these settings).
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = field(default="", repr=False)
 
     kafka_port: int = 9092
     kafka_controller_port: int = 9095
@@ -72,11 +85,11 @@ class Settings:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
+        return f"{self.kafka_host or self.host}:{self.kafka_port}"
 
     @property
     def hdfs_uri(self) -> str:
-        return f"hdfs://{self.host}:{self.hdfs_namenode_port}"
+        return f"hdfs://{self.hdfs_namenode_host or self.host}:{self.hdfs_namenode_port}"
 
     @property
     def lake(self) -> str:
@@ -89,11 +102,16 @@ class Settings:
 
     @property
     def metastore_uri(self) -> str:
-        return f"thrift://{self.host}:{self.metastore_port}"
+        return f"thrift://{self.metastore_host or self.host}:{self.metastore_port}"
+
+    @property
+    def hiveserver2_host(self) -> str:
+        """Host of the HiveServer2 endpoint (Spark Thrift Server) on `thrift_port`."""
+        return self.thrift_host or self.host
 
     @property
     def pushgateway_url(self) -> str:
-        return f"http://{self.host}:{self.pushgateway_port}"
+        return f"http://{self.pushgateway_host or self.host}:{self.pushgateway_port}"
 
     @property
     def prometheus_url(self) -> str:
