@@ -68,6 +68,14 @@ class Settings:
     # Key of the HMAC that pseudonymises ids and IPs (semantic 8). Never in the repository:
     # `adplatform stack up` generates one into the state folder on first start.
     pseudonym_key: str = field(default="", repr=False)
+    # Confluent Schema Registry; empty = registry-less framing (docs/data-contracts.md).
+    schema_registry_url: str = ""
+    # Correlation and late-data rules (docs/data-contracts.md); the Spark jobs and the
+    # simulator's ground truth read them here, through adplatform.contracts.Rules.
+    click_window_hours: int = 24
+    last_click_lookback_days: int = 7
+    last_view_lookback_days: int = 1
+    late_grace_hours: int = 6
     # Seconds a service may take to become healthy before `stack up` gives up.
     start_timeout_s: int = 180
 
