@@ -52,7 +52,7 @@ FAULTS = {
         Fault(DUPLICATE, ("bid_requests", "impressions", "clicks", "conversions"), None,
               "the exact record sent again seconds to minutes later (counted as duplicate)"),
         Fault(LATE, ("bid_requests", "impressions", "clicks", "conversions"), None,
-              "arrives 30 min or more after its event time, still within the grace period"),
+              "arrives 2 h or more after its event time, still within the grace period"),
         Fault("too_late", ("bid_requests", "impressions", "clicks", "conversions"),
               Reason.TOO_LATE, "arrives after the grace period of its event date"),
         Fault("orphan_click", ("clicks",), Reason.ORPHAN_CLICK,

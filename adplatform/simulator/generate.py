@@ -65,6 +65,8 @@ CONVERSIONS_WITHOUT_ID = 0.2
 SECOND_CLICK_SHARE = 0.08
 VIEW_THROUGH_RATE = 0.001
 ORGANIC_CONVERSION_RATE = 0.0005
+# A late record arrives at least this long after its event (if the grace period allows).
+LATE_MIN_MS = 2 * HOUR_MS
 
 
 @dataclass(frozen=True)
@@ -408,8 +410,9 @@ class Simulation:
     def _arrival(self, frng: random.Random, event_ms: int, kind: str | None, csv: bool) -> int:
         """Simulated arrival: a small delay, or a late one inside or past the grace period."""
         if kind == LATE:
-            limit = day_start_ms(ms_to_date(event_ms)) + DAY_MS + self.grace_ms - 1
-            return event_ms + frng.randint(30 * MINUTE_MS, max(30 * MINUTE_MS, limit - event_ms))
+            # Hours late, but before the end of the grace period of the event's date.
+            room = day_start_ms(ms_to_date(event_ms)) + DAY_MS + self.grace_ms - 1 - event_ms
+            return event_ms + frng.randint(min(LATE_MIN_MS, room), room)
         if kind == "too_late":
             limit = day_start_ms(ms_to_date(event_ms)) + DAY_MS + self.grace_ms
             return limit + frng.randint(0, 2 * DAY_MS)
