@@ -42,13 +42,13 @@ done
 for name in "${names[@]}"; do
   while :; do
     status=$(curl -fsS "$CONNECT_URL/connectors/$name/status" || true)
-    if grep -q '"state":"FAILED"' <<<"$status"; then
+    if grep -Eq '"state": *"FAILED"' <<<"$status"; then
       echo "register: $name FAILED: $status" >&2
       exit 1
     fi
     # RUNNING connector and at least one task, none of them in another state.
-    if grep -q '"tasks":\[{' <<<"$status" \
-       && ! grep -Eq '"state":"(UNASSIGNED|PAUSED|RESTARTING|STOPPED)"' <<<"$status"; then
+    if grep -Eq '"tasks": *\[ *\{' <<<"$status" \
+       && ! grep -Eq '"state": *"(UNASSIGNED|PAUSED|RESTARTING|STOPPED)"' <<<"$status"; then
       echo "register: $name RUNNING"
       break
     fi
