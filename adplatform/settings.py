@@ -58,7 +58,11 @@ class Settings:
     alertmanager_port: int = 9093
     airflow_port: int = 8080
     stream_monitor_port: int = 9108
+    alert_receiver_port: int = 9099
 
+    # Where Alertmanager posts notifications; empty means the stack's own alert receiver,
+    # which appends them to logs/alerts.jsonl.
+    alert_webhook: str = ""
     # Lake root: HDFS by default; `file:///some/dir` runs the jobs without HDFS.
     lake_uri: str = ""
     # Spark master used by spark-submit and the `spark_default` Airflow connection.
@@ -76,6 +80,8 @@ class Settings:
     last_click_lookback_days: int = 7
     last_view_lookback_days: int = 1
     late_grace_hours: int = 6
+    # How often Prometheus scrapes its targets and evaluates rules, in seconds.
+    prometheus_scrape_interval_s: int = 15
     # Seconds a service may take to become healthy before `stack up` gives up.
     start_timeout_s: int = 180
 
@@ -130,6 +136,10 @@ class Settings:
         return f"http://{self.host}:{self.alertmanager_port}"
 
     @property
+    def alert_webhook_url(self) -> str:
+        return self.alert_webhook or f"http://{self.host}:{self.alert_receiver_port}/alerts"
+
+    @property
     def airflow_url(self) -> str:
         return f"http://{self.host}:{self.airflow_port}"
 
@@ -155,7 +165,9 @@ def _coerce(name: str, raw: str, kind: type) -> object:
         try:
             return int(raw)
         except ValueError:
-            raise SettingsError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a whole number") from None
+            raise SettingsError(
+                f"{ENV_PREFIX}{name.upper()}={raw!r} is not a whole number"
+            ) from None
     if kind is Path:
         return Path(raw).expanduser().resolve()
     return raw
