@@ -26,6 +26,9 @@ from adplatform.settings import Settings
 from adplatform.simulator import writers
 
 TOPICS = (contracts.TOPIC_BID_REQUESTS, contracts.TOPIC_AD_IMPRESSIONS)
+# Kafka 4 brokers reject record timestamps more than an hour ahead of their clock
+# (log.message.timestamp.after.max.ms = 3600000 by default).
+FUTURE_LIMIT_MS = 3_600_000
 
 
 @dataclass
@@ -48,11 +51,11 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "enable_idempotence": True,
         # Idempotence keeps order and exactly-once per partition with up to 5 in flight.
         "max_in_flight_requests_per_connection": 5,
-        "retries": 2**31 - 1,
         "linger_ms": 20,
         "batch_size": 512 * 1024,
-        "buffer_memory": 64 * 1024 * 1024,
         "request_timeout_ms": 30_000,
+        # Fail fast with a clear message when no broker answers.
+        "bootstrap_timeout_ms": 10_000,
     }
     if settings.kafka_security_protocol != "PLAINTEXT":
         config.update(
@@ -76,6 +79,15 @@ def records(out_dir: Path) -> Iterator[tuple[int, str, bytes | None, bytes]]:
     ]
     for ts, topic, _, _, key, value in heapq.merge(*streams, key=lambda r: r[:4]):
         yield ts, topic, key, value
+
+
+def _newest_arrival_ms(out_dir: Path) -> int | None:
+    newest = None
+    for topic in TOPICS:
+        for path in writers.kafka_files(out_dir, topic):
+            for rec in writers.read_kafka_records(path):
+                newest = max(newest or 0, rec["timestamp_ms"])
+    return newest
 
 
 class _Reframer:
@@ -110,12 +122,19 @@ def publish(
 ) -> PublishResult:
     """Send every Kafka record of a run; returns counts and the measured rate."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError, NoBrokersAvailable
+    from kafka.errors import KafkaError
 
+    newest = _newest_arrival_ms(out_dir)
+    if newest is not None and newest > time.time() * 1000 + FUTURE_LIMIT_MS:
+        raise UserError(
+            "the run's simulated arrivals reach past the wall clock + 1 h, and Kafka 4 rejects "
+            "such timestamps (log.message.timestamp.after.max.ms); simulate with an earlier "
+            "--start-date"
+        )
     factory = producer_factory or KafkaProducer
     try:
         producer = factory(**producer_config(settings))
-    except NoBrokersAvailable:
+    except KafkaError:
         raise UserError(
             f"no Kafka broker answers at {settings.kafka_bootstrap}; "
             "start one with `adplatform stack up` or set ADPLATFORM_KAFKA_HOST/PORT"

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
 
 import fastavro
 import pytest
 
 from adplatform import contracts
 from adplatform.contracts import BidRequestCodec, DecodeError, Reason
+from tests.contracts.fake_registry import fake_registry
 
 TS = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
 REQUEST = {
@@ -98,48 +96,12 @@ def test_every_truncation_and_trailing_garbage_is_undecodable():
     assert "left after the record" in caught.value.detail
 
 
-class _FakeRegistry(BaseHTTPRequestHandler):
-    """The two Schema Registry endpoints the platform calls, in memory."""
-
-    schemas: ClassVar[list[str]] = []
-
-    def _reply(self, code: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        assert self.path == f"/subjects/{contracts.BID_REQUEST_SUBJECT}/versions"
-        if body["schema"] not in self.schemas:
-            self.schemas.append(body["schema"])
-        self._reply(200, {"id": 100 + self.schemas.index(body["schema"])})
-
-    def do_GET(self):
-        schema_id = int(self.path.rsplit("/", 1)[1])
-        if 100 <= schema_id < 100 + len(self.schemas):
-            self._reply(200, {"schema": self.schemas[schema_id - 100]})
-        else:
-            self._reply(404, {"error_code": 40403, "message": "Schema not found"})
-
-    def log_message(self, *args):
-        pass
+def test_with_a_schema_registry_the_id_is_the_registry_id():
+    with fake_registry() as registry_url:
+        _check_registry(registry_url)
 
 
-@pytest.fixture
-def registry_url():
-    _FakeRegistry.schemas = []
-    server = HTTPServer(("127.0.0.1", 0), _FakeRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-def test_with_a_schema_registry_the_id_is_the_registry_id(registry_url):
+def _check_registry(registry_url: str) -> None:
     codec = BidRequestCodec(contracts.SchemaRegistryClient(registry_url))
     payload = codec.encode(REQUEST)
     assert payload[:5] == b"\x00\x00\x00\x00\x64"  # id 100 from the registry
