@@ -29,18 +29,21 @@ import urllib.request
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+# Kinds of secret: how `generate-env` makes a fresh one.
+TOKEN = "token"
+FERNET = "fernet"
 # Variables of .env.example that hold secrets: each must be set, free of placeholders, and
-# long enough; the value kind says how `generate-env` makes a fresh one.
+# long enough.
 SECRETS = {
-    "AIRFLOW_DB_PASSWORD": "token",
-    "METASTORE_DB_PASSWORD": "token",
-    "KAFKA_ADMIN_PASSWORD": "token",
-    "KAFKA_CLIENT_PASSWORD": "token",
-    "GRAFANA_ADMIN_PASSWORD": "token",
-    "AIRFLOW_FERNET_KEY": "fernet",
-    "AIRFLOW_JWT_SECRET": "token",
-    "AIRFLOW_API_SECRET_KEY": "token",
-    "ADPLATFORM_PSEUDONYM_KEY": "token",
+    "AIRFLOW_DB_PASSWORD": TOKEN,
+    "METASTORE_DB_PASSWORD": TOKEN,
+    "KAFKA_ADMIN_PASSWORD": TOKEN,
+    "KAFKA_CLIENT_PASSWORD": TOKEN,
+    "GRAFANA_ADMIN_PASSWORD": TOKEN,
+    "AIRFLOW_FERNET_KEY": FERNET,
+    "AIRFLOW_JWT_SECRET": TOKEN,
+    "AIRFLOW_API_SECRET_KEY": TOKEN,
+    "ADPLATFORM_PSEUDONYM_KEY": TOKEN,
 }
 MIN_SECRET_LENGTH = 16
 # Values that say "fill me in" or that are well-known defaults; matched case-insensitively
@@ -66,7 +69,7 @@ class ServiceError(Exception):
 
 
 def new_secret(kind: str) -> str:
-    if kind == "fernet":
+    if kind == FERNET:
         # Airflow's Fernet key: url-safe base64 of 32 random bytes.
         return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_urlsafe(32)
@@ -82,7 +85,7 @@ def secret_problem(name: str, value: str | None) -> str | None:
         return f"{name} is shorter than {MIN_SECRET_LENGTH} characters"
     if not SAFE_SECRET.match(value):
         return f"{name} may only use letters, digits and _ = -"
-    if SECRETS.get(name) == "fernet":
+    if SECRETS.get(name) == FERNET:
         try:
             if len(base64.urlsafe_b64decode(value.encode())) != 32:
                 raise ValueError

@@ -61,7 +61,7 @@ def test_weak_or_placeholder_secrets_are_refused(value, why):
 def test_fernet_key_must_be_a_fernet_key():
     svc = service_module()
     assert "Fernet" in svc.secret_problem("AIRFLOW_FERNET_KEY", "A" * 40)
-    assert svc.secret_problem("AIRFLOW_FERNET_KEY", svc.new_secret("fernet")) is None
+    assert svc.secret_problem("AIRFLOW_FERNET_KEY", svc.new_secret(svc.FERNET)) is None
 
 
 def _compose_settings(service: str) -> settings.Settings:
