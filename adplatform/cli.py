@@ -17,6 +17,8 @@ from adplatform.settings import SettingsError
 # Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES = [
     "adplatform.stack.cli",
+    "adplatform.simulator.cli",
+    "adplatform.hive_ddl",
     "adplatform.demo",
 ]
 
