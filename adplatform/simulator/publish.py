@@ -14,9 +14,11 @@ that schema version; the Avro body is unchanged.
 from __future__ import annotations
 
 import heapq
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from adplatform import contracts
 from adplatform.errors import UserError
 from adplatform.settings import Settings
 from adplatform.simulator import writers
+from adplatform.simulator.clock import HOUR_MS
 
 TOPICS = (contracts.TOPIC_BID_REQUESTS, contracts.TOPIC_AD_IMPRESSIONS)
 # Kafka 4 brokers reject record timestamps more than an hour ahead of their clock
@@ -82,12 +85,20 @@ def records(out_dir: Path) -> Iterator[tuple[int, str, bytes | None, bytes]]:
 
 
 def _newest_arrival_ms(out_dir: Path) -> int | None:
-    newest = None
-    for topic in TOPICS:
-        for path in writers.kafka_files(out_dir, topic):
-            for rec in writers.read_kafka_records(path):
-                newest = max(newest or 0, rec["timestamp_ms"])
-    return newest
+    """Latest possible arrival of the run's Kafka records (end of the newest arrival hour)."""
+    path = out_dir / writers.MANIFEST
+    if not path.exists():
+        return None
+    raw = json.loads(path.read_text(encoding="utf-8"))["raw_records"]
+    hours = [
+        h
+        for t in ("bid_requests", "ad_impressions")
+        for h in raw.get(t, {}).get("by_arrival_hour", {})
+    ]
+    if not hours:
+        return None
+    newest = datetime.strptime(max(hours), "%Y-%m-%dT%H").replace(tzinfo=UTC)
+    return int(newest.timestamp() * 1000) + HOUR_MS
 
 
 class _Reframer:
@@ -119,8 +130,12 @@ def publish(
     settings: Settings,
     progress: Callable[[int], None] | None = None,
     producer_factory: Callable[..., Any] | None = None,
+    topic_prefix: str = "",
 ) -> PublishResult:
-    """Send every Kafka record of a run; returns counts and the measured rate."""
+    """Send every Kafka record of a run; returns counts and the measured rate.
+
+    ``topic_prefix`` sends to other topics than the platform's (benchmarks, experiments).
+    """
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
@@ -147,7 +162,7 @@ def publish(
         for ts, topic, key, value in records(out_dir):
             if topic == contracts.TOPIC_BID_REQUESTS:
                 value = reframe(value)
-            future = producer.send(topic, value=value, key=key, timestamp_ms=ts)
+            future = producer.send(topic_prefix + topic, value=value, key=key, timestamp_ms=ts)
             future.add_errback(errors.append)
             result.records += 1
             result.by_topic[topic] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -225,3 +226,14 @@ def test_publish_to_a_live_broker_and_read_everything_back(kafka_settings, tmp_p
     consumer.close()
     expected = Counter((topic, key, value, ts) for ts, topic, key, value in records(out))
     assert got == expected
+
+
+@pytest.mark.stack
+def test_publish_benchmark_runs_against_a_live_broker(kafka_settings, tmp_path):
+    from adplatform.simulator.bench import run
+
+    events = int(os.environ.get("ADPLATFORM_BENCH_EVENTS_PER_DAY", "2000"))
+    result = run(kafka_settings, events_per_day=events, days=1, work=tmp_path)
+    print(json.dumps(result, indent=1))
+    assert result["records"] > 3 * events  # bid requests (about 2.5 per impression) + impressions
+    assert result["simulator_publish_records_per_s"] > 0
