@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import requests
 
 from adplatform.settings import Settings
@@ -108,6 +110,18 @@ class DataNode(Service):
             [str(hadoop_conf_dir(settings)), jar_classpath(settings, "hadoop")],
             "org.apache.hadoop.hdfs.server.datanode.DataNode",
         )
+
+    def after_start(self, settings: Settings) -> None:
+        """Create the lake root readable only by the platform's user (raw data is personal)."""
+        if not settings.lake.startswith(settings.hdfs_uri):
+            return
+        path = settings.lake[len(settings.hdfs_uri) :] or "/"
+        url = f"http://{settings.host}:{settings.hdfs_namenode_http_port}/webhdfs/v1{path}"
+        user = {"user.name": getpass.getuser()}
+        requests.put(url, params={"op": "MKDIRS", **user}, timeout=30).raise_for_status()
+        requests.put(
+            url, params={"op": "SETPERMISSION", "permission": "700", **user}, timeout=30
+        ).raise_for_status()
 
     def healthy(self, settings: Settings) -> bool:
         try:

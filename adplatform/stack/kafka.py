@@ -42,8 +42,10 @@ class Kafka(Service):
                 "share.coordinator.state.topic.min.isr=1",
                 "num.partitions=2",
                 "auto.create.topics.enable=true",
-                # Simulated records carry timestamps days in the past; keep them a week.
-                "log.retention.hours=168",
+                # Retention goes by record timestamps, and simulated records carry dates in
+                # the past: bound the log by size, not age, or landing could miss them.
+                "log.retention.ms=-1",
+                f"log.retention.bytes={10 * 1024**3}",
                 "log.message.timestamp.before.max.ms=9223372036854775807",
                 "group.initial.rebalance.delay.ms=0",
                 "",

@@ -119,6 +119,7 @@ def up(settings: Settings, names: Iterable[str] | None = None) -> list[ServiceSt
     pending = {s.name: s for s in services}
     healthy: set[str] = set()
     launched: dict[str, float] = {}
+    fresh: set[str] = set()
     _log(f"starting {len(services)} services (logs in {settings.logs_dir})")
     while pending:
         for name, service in list(pending.items()):
@@ -128,6 +129,7 @@ def up(settings: Settings, names: Iterable[str] | None = None) -> list[ServiceSt
                     continue
                 if proc.pid() is None:
                     _start(settings, service)
+                    fresh.add(name)
                     _log(f"  {name}: started (pid {proc.pid()})")
                 launched[name] = time.monotonic()
             if proc.pid() is None:
@@ -138,7 +140,11 @@ def up(settings: Settings, names: Iterable[str] | None = None) -> list[ServiceSt
             if service.healthy(settings):
                 healthy.add(name)
                 del pending[name]
-                _log(f"  {name}: healthy after {time.monotonic() - launched[name]:.1f}s")
+                if name in fresh:
+                    service.after_start(settings)
+                    _log(f"  {name}: healthy after {time.monotonic() - launched[name]:.1f}s")
+                else:
+                    _log(f"  {name}: already running")
             elif time.monotonic() - launched[name] > settings.start_timeout_s:
                 raise UserError(
                     f"{name} did not become healthy within {settings.start_timeout_s}s; "

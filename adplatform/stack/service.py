@@ -38,6 +38,9 @@ class Service:
     def command(self, settings: Settings) -> list[str]:
         raise NotImplementedError
 
+    def after_start(self, settings: Settings) -> None:
+        """Runs once the service is healthy after `up` started it; must be idempotent."""
+
     def env(self, settings: Settings) -> dict[str, str]:
         return {}
 

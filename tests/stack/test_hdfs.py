@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -11,7 +13,7 @@ from adplatform.spark_config import spark_submit_command
 
 pytestmark = pytest.mark.stack
 
-APPS = __import__("pathlib").Path(__file__).parent / "apps"
+APPS = Path(__file__).parent / "apps"
 
 
 def test_spark_writes_and_reads_parquet_on_hdfs(hdfs_settings):
@@ -35,3 +37,14 @@ def test_spark_writes_and_reads_parquet_on_hdfs(hdfs_settings):
     parquet = [f for f in listing if f["pathSuffix"].endswith(".parquet")]
     assert len(parquet) == 3
     assert {f["pathSuffix"] for f in listing} >= {"_SUCCESS"}
+
+
+def test_lake_root_is_private_to_the_platform_user(hdfs_settings):
+    lake_path = hdfs_settings.lake[len(hdfs_settings.hdfs_uri) :]
+    status = requests.get(
+        f"http://{hdfs_settings.host}:{hdfs_settings.hdfs_namenode_http_port}/webhdfs/v1{lake_path}",
+        params={"op": "GETFILESTATUS"},
+        timeout=10,
+    ).json()["FileStatus"]
+    assert status["permission"] == "700"
+    assert status["owner"] == getpass.getuser()
