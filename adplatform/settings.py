@@ -65,6 +65,11 @@ class Settings:
     alert_webhook: str = ""
     # Lake root: HDFS by default; `file:///some/dir` runs the jobs without HDFS.
     lake_uri: str = ""
+    # Where the click-tracking system drops its hourly CSV files (a local folder, `file://`
+    # or `hdfs://` URI); empty means the lake's inbox (adplatform.lake.inbox_path).
+    tracking_inbox: str = ""
+    # An inbox file younger than this is taken as still being written (docs/landing.md).
+    tracking_min_file_age_s: int = 60
     # Spark master used by spark-submit and the `spark_default` Airflow connection.
     spark_master: str = "local[*]"
     # Heap of each JVM service of the embedded stack, in MiB (2-core, small-memory default).
