@@ -1,0 +1,59 @@
+"""Hand-written landed records for the transform tests: the raw zone's columns, tiny data."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from spark_jobs.common.landing import KAFKA_SCHEMA
+
+KEY = "unit-test-key"
+
+
+def ts(text: str) -> datetime:
+    """A naive UTC datetime (the session time zone is UTC) from ``YYYY-MM-DD HH:MM:SS``."""
+    return datetime.fromisoformat(text)
+
+
+def impression(**changes: Any) -> dict[str, Any]:
+    """A valid ad-server impression object; ``changes`` replace or (value ...) remove fields."""
+    obj: dict[str, Any] = {
+        "impression_id": "imp-1",
+        "request_id": "req-1",
+        "imp_id": "1",
+        "event_ts": "2025-03-01T10:00:00.000Z",
+        "user_id": "u-1",
+        "campaign_id": "c-1",
+        "creative_id": "cr-1",
+        "site": {"id": "s-1", "domain": "news.example", "publisher_id": "p-1"},
+        "app": None,
+        "device": {"type": "Mobile", "os": "iOS", "ua": "UA", "ifa": "ifa-1"},
+        "geo": {"country": "de", "region": "BE", "city": "Berlin"},
+        "ip": "203.0.113.77",
+        "win_price_micros": 2510,
+        "currency": "USD",
+    }
+    for name, value in changes.items():
+        if value is ...:
+            obj.pop(name, None)
+        else:
+            obj[name] = value
+    return obj
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def kafka_rows(
+    spark: SparkSession, topic: str, records: list[tuple[bytes | None, bytes, str]]
+) -> DataFrame:
+    """Landed records: (key, value, arrival time); offsets follow the list order."""
+    rows = [
+        (key, value, topic, 0, offset, ts(arrival))
+        for offset, (key, value, arrival) in enumerate(records)
+    ]
+    return spark.createDataFrame(rows, KAFKA_SCHEMA)
