@@ -34,11 +34,17 @@ class OutcomeCounts:
     curated: int
     duplicates: int
     quarantined_by_reason: dict[str, int]
+    newest_curated_event_ts: object = None
 
 
 def count_outcomes(classified: DataFrame) -> OutcomeCounts:
-    """Counts of a classified frame (``outcome`` and ``reason`` columns), in one pass."""
-    rows = classified.groupBy(OUTCOME, "reason").count().collect()
+    """Counts of a classified frame (``outcome``, ``reason``, ``event_ts``), in one pass."""
+    rows = (
+        classified.groupBy(OUTCOME, "reason")
+        .agg(F.count(F.lit(1)).alias("count"), F.max("event_ts").alias("newest"))
+        .collect()
+    )
+    newest = max((r["newest"] for r in rows if r[OUTCOME] == CURATED and r["newest"]), default=None)
     by_outcome: dict[str, int] = {}
     by_reason: dict[str, int] = {}
     for row in rows:
@@ -50,4 +56,5 @@ def count_outcomes(classified: DataFrame) -> OutcomeCounts:
         curated=by_outcome.get(CURATED, 0),
         duplicates=by_outcome.get(DUPLICATE, 0),
         quarantined_by_reason=dict(sorted(by_reason.items())),
+        newest_curated_event_ts=newest,
     )

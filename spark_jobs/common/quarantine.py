@@ -10,6 +10,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_jobs.common.tables import overwrite_partition
+
 REASON = "reason"
 DETAIL = "detail"
 
@@ -56,3 +58,13 @@ def quarantine_rows(
         F.col("owner_dt").cast("date").alias("dt"),
         F.lit(source).alias("source"),
     )
+
+
+def write_quarantine(rows: DataFrame, table: str, day: object, source: str) -> dict[str, int]:
+    """Replace the (dt, source) partition with ``rows``; returns the rows there by reason."""
+    overwrite_partition(rows, table, {"dt": day, "source": source})
+    written = rows.sparkSession.table(table).where(
+        (F.col("dt") == F.lit(day)) & (F.col("source") == F.lit(source))
+    )
+    counts = written.groupBy("reason").count().collect()
+    return dict(sorted((r["reason"], r["count"]) for r in counts))

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from adplatform.metrics import BatchRun
 from spark_jobs.common.tables import overwrite_partition
 
 TABLE = "adtech.reconciliation"
@@ -100,3 +101,18 @@ def write_reconciliation(spark: SparkSession, rows: list[Reconciliation]) -> Non
         for rec in recs[1:]:
             frame = frame.unionByName(rec.frame(spark))
         overwrite_partition(frame, TABLE, {"dt": day, "job": job})
+
+
+def reconcile(
+    spark: SparkSession, rec: Reconciliation, run: BatchRun, newest_event: object = None
+) -> None:
+    """Write the row, record the run's metrics, log the counts, then fail if they do not add
+    up (after the row is written, so the failure is visible in the table too)."""
+    write_reconciliation(spark, [rec])
+    run.rows_read(rec.rows_in)
+    run.rows_written(rec.curated)
+    run.rows_quarantined(rec.quarantined)
+    run.rows_deduplicated(rec.duplicates)
+    run.newest_event(newest_event)
+    print(f"reconciliation {'ok' if rec.ok else 'FAILED'}: {rec.describe()}", flush=True)
+    rec.check()

@@ -57,3 +57,20 @@ def kafka_rows(
         for offset, (key, value, arrival) in enumerate(records)
     ]
     return spark.createDataFrame(rows, KAFKA_SCHEMA)
+
+
+def land_kafka(
+    spark: SparkSession, settings: Any, topic: str, records: list[tuple[bytes | None, bytes, str]]
+) -> None:
+    """Write records into the raw zone as the landing job does (one folder per arrival hour)."""
+    from pyspark.sql import functions as F
+
+    from adplatform import lake
+
+    df = kafka_rows(spark, topic, records)
+    for row in df.select(F.date_trunc("hour", "kafka_ts").alias("h")).distinct().collect():
+        hour = row.h
+        path = lake.landing_path(settings, topic, hour.date(), hour.hour)
+        df.where(F.date_trunc("hour", "kafka_ts") == F.lit(hour)).coalesce(1).write.mode(
+            "overwrite"
+        ).parquet(path)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from adplatform.hive_ddl import apply_ddl, ddl_files, statements, table_name
-from adplatform.settings import Settings
 
 TABLES = {
     "ad_funnel",
@@ -22,14 +19,6 @@ TABLES = {
     "quarantine",
     "reconciliation",
 }
-
-
-@pytest.fixture(scope="module")
-def adtech(spark, tmp_path_factory):
-    settings = Settings(lake_uri=f"file://{tmp_path_factory.mktemp('lake')}")
-    created = apply_ddl(spark, settings)
-    yield created
-    spark.sql("DROP DATABASE IF EXISTS adtech CASCADE")
 
 
 def test_every_table_has_a_file_and_a_header_comment():
@@ -48,12 +37,12 @@ def test_every_column_has_a_comment():
             assert re.search(r"\sCOMMENT\s'[^']+'", line), f"{path.name}: {line.strip()}"
 
 
-def test_apply_is_idempotent(spark, adtech, tmp_path_factory):
+def test_apply_is_idempotent(spark, adtech, lake_settings):
     assert sorted(adtech) == sorted(f"adtech.{t}" for t in TABLES)
     before = {
         t.name: spark.table(f"adtech.{t.name}").schema for t in spark.catalog.listTables("adtech")
     }
-    apply_ddl(spark, Settings(lake_uri=f"file://{tmp_path_factory.mktemp('other')}"))
+    apply_ddl(spark, lake_settings)
     after = {
         t.name: spark.table(f"adtech.{t.name}").schema for t in spark.catalog.listTables("adtech")
     }

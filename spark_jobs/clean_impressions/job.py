@@ -1,0 +1,85 @@
+"""Entry point of clean_impressions: one day of landed ``ad_impressions`` -> adtech.impressions.
+
+    spark-submit spark_jobs/clean_impressions/job.py --ds 2025-03-01 --run-id <airflow run id>
+
+Reads the arrival hours the day needs (docs/data-contracts.md §2), classifies every record
+the day owns, replaces ``impressions`` partition ``dt=ds`` and the quarantine partition
+``(dt=ds, source=impressions)``, writes the reconciliation row and fails when it does not
+add up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
+
+from adplatform import settings as settings_module
+from adplatform.contracts import TOPIC_AD_IMPRESSIONS, Rules
+from adplatform.metrics import BatchRun
+from adplatform.settings import Settings
+from spark_jobs.clean_impressions.transforms import (
+    SOURCE,
+    classify_impressions,
+    curated_impressions,
+    parse_impressions,
+    quarantined,
+)
+from spark_jobs.common.event_time import arrival_hours
+from spark_jobs.common.landing import read_kafka_landing
+from spark_jobs.common.outcomes import count_outcomes
+from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
+from spark_jobs.common.reconciliation import Reconciliation, reconcile
+from spark_jobs.common.session import (
+    job_parser,
+    job_session,
+    parse_job_args,
+    require_pseudonym_key,
+    run_main,
+)
+from spark_jobs.common.tables import overwrite_partition
+
+JOB = "clean_impressions"
+TABLES = {"impressions": "adtech.impressions", "quarantine": "adtech.quarantine"}
+
+
+def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Reconciliation:
+    """The job on an existing session; returns the reconciliation it wrote."""
+    key = require_pseudonym_key(settings)
+    rules = Rules.from_settings(settings)
+    with BatchRun(JOB, SOURCE, args.run_id, settings=settings) as run:
+        hours = arrival_hours(args.ds, rules)
+        landed = read_kafka_landing(spark, settings, TOPIC_AD_IMPRESSIONS, hours)
+        classified = classify_impressions(parse_impressions(landed, rules), args.ds, rules)
+        classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+        counts = count_outcomes(classified)
+        curated = overwrite_partition(
+            curated_impressions(classified, key), args.impressions_table, {"dt": args.ds}
+        )
+        rows = quarantine_rows(quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id)
+        by_reason = write_quarantine(rows, args.quarantine_table, args.ds, SOURCE)
+        classified.unpersist()
+        rec = Reconciliation(
+            JOB, SOURCE, args.ds, args.run_id, counts.rows_in, curated, counts.duplicates,
+            by_reason,
+        )  # fmt: skip
+        reconcile(spark, rec, run, counts.newest_curated_event_ts)
+    return rec
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_job_args(job_parser(JOB, __doc__.splitlines()[0], TABLES), argv)
+
+    def body() -> int:
+        settings = settings_module.load()
+        require_pseudonym_key(settings)
+        run(job_session(JOB, settings), settings, args)
+        return 0
+
+    return run_main(JOB, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
