@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 ADPLATFORM := $(VENV)/adplatform
 
-.PHONY: setup up down status demo test lint format bench lock clean
+.PHONY: setup up down status demo test lint format bench audit lock clean
 
 setup:
 	@scripts/setup.sh
@@ -43,3 +43,8 @@ lock:
 clean:
 	-@[ -x $(ADPLATFORM) ] && $(ADPLATFORM) stack down
 	rm -rf .local .venv .jars
+
+# Known vulnerabilities of the pinned requirements. --strict: a package that could not be
+# checked (vulnerability service unreachable) fails the audit instead of passing silently.
+audit: setup
+	$(VENV)/pip-audit --strict --progress-spinner off -r requirements.txt
