@@ -1,0 +1,151 @@
+"""
+# adtech_daily: one day of ad data, from the landing zone to the campaign report
+
+**Partition.** A run owns the UTC day `ds` of its data interval `[ds, ds+1)`, never "the
+latest data". Every job replaces exactly the partitions of `ds` it owns, so re-running a
+run, clearing a task or backfilling a range gives the same rows (semantic 2). Catchup is on:
+a day that was missed runs by itself once its landing is complete; runs go one at a time,
+oldest first, because attribution of `ds` reads the curated days before it.
+
+**Stages** (each group's documentation says more):
+
+1. `wait_for_landing`: the done markers of every arrival hour the day reads, for the three
+   sources: `ds-1 22:00` to `ds+1 (grace-1):00` (grace 6 h by default). The run waits on the
+   markers, not on the clock (reschedule mode, no worker slot held).
+2. `raw_quality`: data-quality suites on the landed raw records.
+3. `clean`: impressions, bid requests and tracking (clicks and conversions), in parallel:
+   parsed, validated, normalised, deduplicated; bad records quarantined with a reason.
+4. `funnel`: impressions correlated with bids, clicks and conversions into `ad_funnel`,
+   then data-quality suites on the curated tables (a critical failure stops here, before
+   anything is aggregated or reported).
+5. `publish`: `campaign_daily`, the campaign report, and `run_summary`, which checks that
+   the day's reconciliation adds up and records the published day as a metric.
+
+**When a task fails** (after 3 retries, 1 to 4 minutes apart): its log names the cause (a
+reconciliation mismatch, a data-quality stop, a job error). Fix the cause and *clear* the
+task: it and everything after it run again for the same day, idempotently.
+`landing_markers` timing out (24 h) means landing is behind: open `kafka_landing_hourly`
+and `tracking_csv_hourly`. The `BatchJobFailed` alert carries the task id as `job` and the
+run id.
+
+Spark tasks run in the `spark` pool (2 at a time), through the `spark_default` connection.
+More: `docs/orchestration.md`.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG, TaskGroup
+
+from adplatform.orchestration import assets, defaults
+from adplatform.orchestration.sensors import LandingMarkersSensor
+from adplatform.orchestration.spark import spark_job
+from adplatform.orchestration.tasks import run_summary
+
+with DAG(
+    dag_id="adtech_daily",
+    doc_md=__doc__,
+    schedule=defaults.daily(),
+    start_date=defaults.PIPELINE_START,
+    catchup=True,
+    max_active_runs=1,
+    default_args=defaults.default_args(),
+    tags=[defaults.TAG, "batch", "daily"],
+) as dag:
+    with TaskGroup(
+        "wait_for_landing",
+        prefix_group_id=False,
+        doc_md=defaults.doc("""
+        Waits until landing has closed every arrival hour the day reads, for `bid_requests`,
+        `ad_impressions` and `tracking`: the done markers of the hours `ds-1 22:00` to
+        `ds+1 (grace-1):00` (semantic 6). Each poke logs how many markers are there and the
+        first missing ones. Times out after 24 h: then landing is behind or stopped.
+        """),
+    ):
+        landing = LandingMarkersSensor(task_id="landing_markers", sources=assets.LANDING_SOURCES)
+
+    with TaskGroup(
+        "raw_quality",
+        prefix_group_id=False,
+        doc_md=defaults.doc("""
+        Great Expectations suites of the raw sources, on the landed records of the day's
+        arrival window. A critical expectation failing stops the run before anything is
+        written; warnings are recorded as metrics. The task log says where the validation
+        results and Data Docs are.
+        """),
+    ):
+        raw_quality = spark_job(
+            "data_quality",
+            task_id="validate_raw",
+            source="raw",
+            args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}", "--stage", "raw"],
+        )
+
+    with TaskGroup(
+        "clean",
+        prefix_group_id=False,
+        doc_md=defaults.doc("""
+        One Spark job per source, in parallel (two at a time in the `spark` pool). Each
+        parses with an explicit schema, validates, normalises, deduplicates by event id or
+        payload fingerprint, quarantines bad records with a reason, overwrites the `ds`
+        partitions it owns, and writes a reconciliation row
+        (`in = curated + quarantined + duplicates`); it fails when the row does not add up.
+        """),
+    ):
+        clean = [
+            spark_job("clean_impressions", source="impressions", outlets=[assets.IMPRESSIONS]),
+            spark_job("clean_bid_requests", source="bid_requests", outlets=[assets.BID_REQUESTS]),
+            spark_job(
+                "clean_tracking", source="tracking", outlets=[assets.CLICKS, assets.CONVERSIONS]
+            ),
+        ]
+
+    with TaskGroup(
+        "funnel",
+        prefix_group_id=False,
+        doc_md=defaults.doc("""
+        `build_ad_funnel`: one row per impression with its bid, click and attributed
+        conversions (last click, then last view, over look-back days), campaign and user
+        attributes, ids pseudonymised. It waits for the previous day's funnel
+        (`depends_on_past`): attribution reads the days before `ds`.
+        `validate_curated`: the suites of the clean tables and `ad_funnel`; a critical
+        failure stops the run before `campaign_daily` and the report are published.
+        """),
+    ):
+        funnel = spark_job(
+            "build_ad_funnel",
+            source="ad_funnel",
+            outlets=[assets.AD_FUNNEL],
+            depends_on_past=True,
+        )
+        curated_quality = spark_job(
+            "data_quality",
+            task_id="validate_curated",
+            source="curated",
+            args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}", "--stage", "curated"],
+        )
+        funnel >> curated_quality
+
+    with TaskGroup(
+        "publish",
+        prefix_group_id=False,
+        doc_md=defaults.doc("""
+        `aggregate_campaign_daily` writes the day of `campaign_daily` (an Asset:
+        `lake_maintenance` runs after it). `campaign_report` writes the day's HTML campaign
+        report through HiveServer2 (`adplatform report`). `run_summary` checks that every
+        reconciliation row of the day adds up and pushes the day's published rows as the
+        `run_summary` job's metrics.
+        """),
+    ):
+        aggregate = spark_job(
+            "aggregate_campaign_daily", source="campaign_daily", outlets=[assets.CAMPAIGN_DAILY]
+        )
+        report = BashOperator(
+            task_id="campaign_report",
+            bash_command="adplatform report --from {{ ds }} --to {{ ds }} --format html",
+            params={"source": "campaign_daily"},
+        )
+        aggregate >> report >> run_summary()
+
+    landing >> raw_quality >> clean >> funnel
+    curated_quality >> aggregate
