@@ -74,3 +74,38 @@ def land_kafka(
         df.where(F.date_trunc("hour", "kafka_ts") == F.lit(hour)).coalesce(1).write.mode(
             "overwrite"
         ).parquet(path)
+
+
+def pseudonym(user_id: str) -> str:
+    """What the jobs write for a user id under the test key (HMAC-SHA256, hex)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(KEY.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+TRACKING_HEADER = (
+    b"record_type,event_id,event_ts,user_id,campaign_id,impression_id,conversion_type,"
+    b"conversion_value"
+)
+
+
+def tracking_files(spark: SparkSession, files: dict[str, list[bytes]]) -> DataFrame:
+    """Landed tracking files as the job reads them: (file_name, content) with a header."""
+    from spark_jobs.common.landing import TRACKING_FILES_SCHEMA
+
+    rows = [
+        (name, TRACKING_HEADER + b"\n" + b"".join(line + b"\n" for line in lines))
+        for name, lines in files.items()
+    ]
+    return spark.createDataFrame(rows, TRACKING_FILES_SCHEMA)
+
+
+def click(event_id: str, event_ts: str, impression_id: str, user="u-1", campaign="c-1") -> bytes:
+    return f"click,{event_id},{event_ts},{user},{campaign},{impression_id},,".encode()
+
+
+def conversion(
+    event_id: str, event_ts: str, value: str = "12.50", user="u-1", campaign="c-1", kind="purchase"
+) -> bytes:
+    return f"conversion,{event_id},{event_ts},{user},{campaign},,{kind},{value}".encode()
