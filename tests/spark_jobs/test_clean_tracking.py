@@ -51,8 +51,6 @@ def test_every_bad_row_gets_its_reason(spark):
         click("clk-2", at, "imp-1") + b",extra",  # 4 one column too many: never truncated
         b"click,clk-3," + at.encode() + b",u-1,c-1,imp-1,",  # 5 one column too few
         b"click,clk-\xe9," + at.encode() + b",u-1,c-1,imp-1,,",  # 6 not UTF-8
-            b"\xc3\xa9", b"\xe9"
-        ),  # 6
         b",clk-4," + at.encode() + b",u-1,c-1,imp-1,,",  # 7 empty record_type
         b"view,clk-5," + at.encode() + b",u-1,c-1,imp-1,,",  # 8
         click("clk-6", at, ""),  # 9 click without its impression
