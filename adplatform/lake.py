@@ -77,3 +77,8 @@ def table_path(settings: Settings, table: str) -> str:
 def checkpoint_path(settings: Settings, query: str) -> str:
     """Checkpoint folder of one Structured Streaming query (landing, stream monitor)."""
     return f"{settings.lake}/checkpoints/{query}"
+
+
+def dims_path(settings: Settings, name: str) -> str:
+    """A dimension file as delivered (``campaigns`` or ``users``, CSV with a header)."""
+    return f"{settings.lake}/dims/{name}.csv"
