@@ -25,12 +25,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.land_kafka.hour_stats import from_micros, hour_of_folder
@@ -141,19 +142,16 @@ class BatchCommitter:
         started = time.monotonic()
         staging = f"{self.topic_root}/_staging/batch={batch_id}"
         self.fs.delete(staging)
-        batch.write.mode("overwrite").partitionBy(*PARTITION_COLUMNS).parquet(staging)
-
+        # Counted while writing (an Observation), not by reading the batch a second time.
+        seen = Observation(f"landed_{uuid.uuid4().hex}")  # unique across the session's queries
+        observed = batch.observe(
+            seen, F.count(F.lit(1)).alias("n"), F.max(F.unix_micros("kafka_ts")).alias("us")
+        )
+        observed.write.mode("overwrite").partitionBy(*PARTITION_COLUMNS).parquet(staging)
+        metrics = seen.get
+        records = int(metrics.get("n") or 0)
+        newest_ts = from_micros(metrics["us"]) if metrics.get("us") is not None else None
         staged = self.fs.data_files(staging)
-        records, newest_ts = 0, None
-        if staged:
-            summary = (
-                self.spark.read.parquet(staging)
-                .agg(F.count(F.lit(1)).alias("n"), F.max(F.unix_micros("kafka_ts")).alias("us"))
-                .first()
-            )
-            records = summary.n
-            newest_ts = from_micros(summary.us) if summary.us is not None else None
-
         by_hour: dict[tuple[str, str], list[str]] = defaultdict(list)
         for path in staged:
             day, hour = path.split("/")[-3:-1]

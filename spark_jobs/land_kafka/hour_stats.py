@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from adplatform import lake
 from adplatform.hdfs import FileSystem
+from adplatform.landing import markers
 from adplatform.settings import Settings
 
 _FOLDER = r"arrival_date=([0-9]{4}-[0-9]{2}-[0-9]{2})/arrival_hour=([0-9]{2})/[^/]+$"
@@ -56,25 +56,11 @@ def hour_folders(
     fs: FileSystem, settings: Settings, topic: str, since: datetime | None
 ) -> dict[datetime, str]:
     """Hour folders of a topic that hold Parquet files, from ``since`` on (all when None)."""
-    root = lake.landing_path(settings, topic)
-    try:
-        days = [d for d in fs.list(root) if d.is_dir and d.name.startswith("arrival_date=")]
-    except FileNotFoundError:
-        return {}
-    found = {}
-    for day in days:
-        date_text = day.name.removeprefix("arrival_date=")
-        if since is not None and date_text < since.date().isoformat():
-            continue
-        for hour_dir in fs.list(day.uri):
-            if not (hour_dir.is_dir and hour_dir.name.startswith("arrival_hour=")):
-                continue
-            hour = hour_of_folder(date_text, hour_dir.name.removeprefix("arrival_hour="))
-            if since is not None and hour < since:
-                continue
-            if any(f.name.endswith(".parquet") for f in fs.list(hour_dir.uri)):
-                found[hour] = hour_dir.uri
-    return found
+    return {
+        hour: uri
+        for hour, uri in markers.hour_folders(fs, settings, topic, since).items()
+        if any(f.name.endswith(".parquet") for f in fs.list(uri))
+    }
 
 
 def read_hour_stats(spark: SparkSession, folders: dict[datetime, str]) -> dict[datetime, HourStats]:
