@@ -1,14 +1,21 @@
-"""`adplatform quality`: list the suites, or validate one table's partition on its own.
+"""`adplatform quality`: list the suites, or validate published or landed data on its own.
 
     adplatform quality list
-    adplatform quality validate --table clicks --ds 2025-03-01 --run-id "$RUN_ID" --job dq_clicks
+    adplatform quality validate --stage raw --ds 2025-03-01 --run-id "$RUN_ID" --job validate_raw
+    adplatform quality validate --table clicks --ds 2025-03-01
 
-`validate` reads the partition (or, for a raw suite, the landed records of the run's
-arrival window through the clean job's parse step) and the suite's reference tables from
-the lake and the Hive catalog, runs the suite, writes results and Data Docs, pushes the
-metrics, and exits 1 when a critical expectation failed (0 otherwise, also with failed
-warnings). It runs as a plain command (a local Spark session with the platform's
-configuration) or under spark-submit: `spark-submit adplatform/quality/cli.py validate ...`.
+`validate` reads what each suite checks (the published partitions of a table; for a raw
+suite the landed records of the run's arrival window, through the clean job's own read and
+parse steps) and the suite's reference tables from the lake and the Hive catalog, runs the
+suite, writes results and Data Docs, pushes the metrics (job = ``--job``, the Airflow task
+id; source = the suite), and exits 1 when a critical expectation failed in any suite
+(0 otherwise, also with failed warnings). Every suite of a stage is validated even when an
+earlier one failed, so one run names every problem.
+
+Stages: ``raw`` (the three raw suites, before the clean jobs), ``curated`` (the clean
+tables of ``ds`` and the ``ad_funnel`` days the run rebuilt), ``published``
+(``campaign_daily``). It runs as a command or under spark-submit through
+``spark_jobs/data_quality/job.py`` (which calls ``main``).
 """
 
 from __future__ import annotations
@@ -20,11 +27,18 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from adplatform import settings as settings_module
+from adplatform.contracts import Rules
 from adplatform.metrics import BatchRun, manual_run_id
-from adplatform.quality.suites import load_suite, suite_names
+from adplatform.quality.suites import RAW_SUITES, load_suite, suite_names
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+STAGES = {
+    "raw": RAW_SUITES,
+    "curated": ("impressions", "bid_requests", "clicks", "conversions", "ad_funnel"),
+    "published": ("campaign_daily",),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,14 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
     check = commands.add_parser(
-        "validate", help="validate one table's partition; exit 1 on a critical failure"
+        "validate", help="validate landed or published data; exit 1 on a critical failure"
     )
-    check.add_argument("--table", required=True, choices=suite_names(), help="suite = table")
+    what = check.add_mutually_exclusive_group(required=True)
+    what.add_argument("--table", choices=suite_names(), help="one suite (= its table)")
+    what.add_argument("--stage", choices=sorted(STAGES), help="every suite of a pipeline stage")
     check.add_argument("--ds", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     check.add_argument(
         "--first-day",
         type=date.fromisoformat,
-        help="first dt to validate when the run covers several days (default: --ds)",
+        help="first dt of a --table that covers several days (default: --ds; with --stage, "
+        "ad_funnel covers the days its job rebuilds)",
     )
     check.add_argument(
         "--run-id", default="", help="Airflow run id for the metrics (default: manual__<now>)"
@@ -50,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument(
         "--job",
         default="",
-        help="job label of the metrics, the Airflow task id (default: dq_<table>)",
+        help="job label of the metrics: the Airflow task id (default: dq_<suite>)",
     )
     check.set_defaults(func=run_validate)
 
@@ -67,15 +84,23 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spark(settings: settings_module.Settings) -> SparkSession:
-    from pyspark.sql import SparkSession
+def _session(settings: settings_module.Settings) -> SparkSession:
+    from spark_jobs.common.session import job_session
 
-    from adplatform.spark_config import spark_conf
+    return job_session("adplatform-quality", settings)
 
-    builder = SparkSession.builder.appName("adplatform-quality")
-    for key, value in spark_conf(settings).items():
-        builder = builder.config(key, value)
-    return builder.enableHiveSupport().getOrCreate()
+
+def suite_days(
+    suite: str, ds: date, settings: settings_module.Settings, first_day: date | None
+) -> tuple[date, date]:
+    """The (first, last) event days a suite validates in the run of ``ds``."""
+    if first_day is not None:
+        return first_day, ds
+    if suite == "ad_funnel":
+        from spark_jobs.build_ad_funnel.transforms import funnel_days, restate_days
+
+        return funnel_days(ds, restate_days(Rules.from_settings(settings)))[0], ds
+    return ds, ds
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -86,35 +111,44 @@ def run_validate(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = settings_module.load()
-    days = (args.first_day or args.ds, args.ds)
     run_id = args.run_id or manual_run_id()
-    spark = _spark(settings)
-    batch = load_batch(spark, settings, args.table, args.ds, days)
-    references = load_references(spark, settings, args.table, args.ds, days)
-    with BatchRun(args.job or f"dq_{args.table}", args.table, run_id, settings=settings) as run:
+    suites = STAGES[args.stage] if args.stage else (args.table,)
+    spark = _session(settings)
+    failures: list[DataQualityError] = []
+    for suite in suites:
+        days = suite_days(suite, args.ds, settings, args.first_day)
+        batch = load_batch(spark, settings, suite, args.ds, days)
+        references = load_references(spark, settings, suite, args.ds, days)
         try:
-            validate(
-                batch,
-                args.table,
-                run=run,
-                ds=args.ds,
-                references=references,
-                days=days,
-                settings=settings,
-            )
+            with BatchRun(args.job or f"dq_{suite}", suite, run_id, settings=settings) as run:
+                validate(
+                    batch,
+                    suite,
+                    run=run,
+                    ds=args.ds,
+                    references=references,
+                    days=days,
+                    settings=settings,
+                )
         except DataQualityError as exc:
-            print(exc, file=sys.stderr)
-            # Leaving the block with a non-zero exit pushes the run as failed.
-            raise SystemExit(1) from None
-    return 0
+            failures.append(exc)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for spark-submit: the same arguments as `adplatform quality`."""
+    """Entry point for spark-submit: the arguments of `adplatform quality`."""
+    from adplatform.errors import UserError
+
     parser = argparse.ArgumentParser(prog="adplatform quality")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["quality", *(argv if argv is not None else sys.argv[1:])])
-    return args.func(args) or 0
+    args = parser.parse_args(["quality", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args) or 0
+    except (UserError, settings_module.SettingsError) as exc:
+        print(f"adplatform quality: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,44 +7,67 @@ DAG's stand-alone data-quality tasks and for checking a published partition by h
 * A table suite validates the published partitions ``dt`` in ``days`` of ``adtech.<table>``.
 * A raw suite validates the landed records of the run's arrival window as the clean job's
   parse step decodes them (one row per landed record, before lateness and dedup): the
-  parse function of the job is the one definition of decoding.
+  job's own read and parse functions are the one definition of decoding.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from adplatform import lake
 from adplatform.contracts import TOPIC_AD_IMPRESSIONS, TOPIC_BID_REQUESTS, Rules
-from adplatform.errors import UserError
 from adplatform.quality.suites import RAW_SUITES, load_suite
 from adplatform.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-# Raw suite -> (landed source, module and function of the clean job's parse step). The
-# parse function takes the landed frame (spark_jobs.common.landing) and the Rules.
-RAW_PARSERS = {
-    "raw_impressions": (
-        TOPIC_AD_IMPRESSIONS,
-        "spark_jobs.clean_impressions.transforms",
-        "parse_impressions",
-    ),
-    "raw_bid_requests": (
-        TOPIC_BID_REQUESTS,
-        "spark_jobs.clean_bid_requests.transforms",
-        "parse_bid_requests",
-    ),
-    "raw_tracking": (
-        lake.TRACKING_SOURCE,
-        "spark_jobs.clean_tracking.transforms",
-        "parse_tracking",
-    ),
+
+def _raw_impressions(
+    spark: SparkSession, settings: Settings, hours: list[datetime], rules: Rules
+) -> DataFrame:
+    from spark_jobs.clean_impressions.transforms import parse_impressions
+    from spark_jobs.common.landing import read_kafka_landing
+
+    landed = read_kafka_landing(spark, settings, TOPIC_AD_IMPRESSIONS, hours)
+    return parse_impressions(landed, rules)
+
+
+def _raw_bid_requests(
+    spark: SparkSession, settings: Settings, hours: list[datetime], rules: Rules
+) -> DataFrame:
+    from spark_jobs.clean_bid_requests.job import registry_schemas
+    from spark_jobs.clean_bid_requests.transforms import (
+        decode_avro,
+        parse_bid_requests,
+        split_wire_format,
+        writer_schemas,
+    )
+    from spark_jobs.common.landing import read_kafka_landing
+
+    split = split_wire_format(read_kafka_landing(spark, settings, TOPIC_BID_REQUESTS, hours))
+    writers = writer_schemas()
+    if settings.schema_registry_url:
+        writers |= registry_schemas(split, settings.schema_registry_url)
+    return parse_bid_requests(decode_avro(split, writers), rules)
+
+
+def _raw_tracking(
+    spark: SparkSession, settings: Settings, hours: list[datetime], rules: Rules
+) -> DataFrame:
+    from spark_jobs.clean_tracking.transforms import parse_tracking, tracking_lines
+    from spark_jobs.common.landing import read_tracking_landing
+
+    return parse_tracking(tracking_lines(read_tracking_landing(spark, settings, hours)), rules)
+
+
+# Raw suite -> the clean job's read and parse steps, as the job runs them.
+RAW_LOADERS = {
+    "raw_impressions": _raw_impressions,
+    "raw_bid_requests": _raw_bid_requests,
+    "raw_tracking": _raw_tracking,
 }
 
 
@@ -52,17 +75,6 @@ def _partitions(spark: SparkSession, table: str, first: date, last: date) -> Dat
     from pyspark.sql import functions as F
 
     return spark.table(f"{lake.DATABASE}.{table}").where(F.col("dt").between(first, last))
-
-
-def _parser(suite: str) -> Callable[[DataFrame, Rules], DataFrame]:
-    _, module_name, function = RAW_PARSERS[suite]
-    try:
-        return getattr(importlib.import_module(module_name), function)
-    except (ImportError, AttributeError):
-        raise UserError(
-            f"{suite} validates the output of {module_name}.{function}, which does not exist "
-            "(yet): the clean job of this source must provide it"
-        ) from None
 
 
 def load_batch(
@@ -75,16 +87,9 @@ def load_batch(
     """The rows ``suite`` validates for the run of ``ds``."""
     rules = Rules.from_settings(settings)
     if suite in RAW_SUITES:
-        from spark_jobs.common import landing
         from spark_jobs.common.event_time import arrival_hours
 
-        source, _, _ = RAW_PARSERS[suite]
-        hours = arrival_hours(ds, rules)
-        if source == lake.TRACKING_SOURCE:
-            landed = landing.read_tracking_landing(spark, settings, hours)
-        else:
-            landed = landing.read_kafka_landing(spark, settings, source, hours)
-        return _parser(suite)(landed, rules)
+        return RAW_LOADERS[suite](spark, settings, arrival_hours(ds, rules), rules)
     load_suite(suite)
     first, last = days or (ds, ds)
     return _partitions(spark, suite, first, last)
@@ -99,10 +104,9 @@ def load_references(
 ) -> dict[str, DataFrame]:
     """The reference tables of ``suite`` for the run of ``ds``, from the catalog."""
     first, last = days or (ds, ds)
-    rules = Rules.from_settings(settings)
     if suite == "clicks":
         # The impressions a click of these days may join (docs/data-contracts.md §5).
-        reach = math.ceil(rules.click_window / timedelta(days=1))
+        reach = math.ceil(Rules.from_settings(settings).click_window / timedelta(days=1))
         first = first - timedelta(days=reach)
     references = {}
     for name in load_suite(suite).references:
