@@ -6,8 +6,10 @@ driver. It is built when a Spark task starts (never while a DAG file is parsed),
 the hash of its content, and reused by every task until the code changes; the newest
 ``KEEP`` zips stay so that a running application never loses the file it started with.
 
-Code inside a zip is imported by ``zipimport``: a module must read its data files through
-``importlib.resources``, not through ``Path(__file__)`` (tests/dags/test_package.py).
+Code inside a zip is imported by ``zipimport``, which knows no namespace packages and no
+files: every folder of modules gets an ``__init__.py`` in the zip (an empty one when the
+repository has none), and a module must read its data files through ``importlib.resources``,
+not through ``Path(__file__)`` (tests/dags/test_package.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ def package_files(root: Path = REPO_ROOT) -> list[Path]:
     return sorted(files)
 
 
+def missing_inits(files: list[Path], root: Path) -> list[str]:
+    """``__init__.py`` of folders holding modules without one (zipimport needs them)."""
+    present = {p.relative_to(root).as_posix() for p in files}
+    folders = {p.parent for p in files if p.suffix == ".py"}
+    inits = {(f / "__init__.py").relative_to(root).as_posix() for f in folders}
+    return sorted(inits - present)
+
+
 def content_hash(files: list[Path], root: Path) -> str:
     digest = hashlib.sha256()
     for path in files:
@@ -47,7 +57,9 @@ def content_hash(files: list[Path], root: Path) -> str:
 def build(dest_dir: Path, root: Path = REPO_ROOT) -> Path:
     """The zip of the current code in ``dest_dir``, built unless it is there already."""
     files = package_files(root)
-    target = dest_dir / f"adplatform-{content_hash(files, root)}.zip"
+    inits = missing_inits(files, root)
+    digest = content_hash(files, root)
+    target = dest_dir / f"adplatform-{digest}.zip"
     if target.exists():
         return target
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +70,8 @@ def build(dest_dir: Path, root: Path = REPO_ROOT) -> Path:
                 info = zipfile.ZipInfo(path.relative_to(root).as_posix(), _ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, path.read_bytes())
+            for name in inits:
+                zf.writestr(zipfile.ZipInfo(name, _ZIP_TIME), b"")
         # Two tasks building the same zip at once both write the same bytes: either wins.
         os.replace(tmp, target)
     except BaseException:
