@@ -1,8 +1,10 @@
 """Lake maintenance: compact small landing files, apply retention to raw partitions,
 summarise the quarantine. Run by the ``lake_maintenance`` DAG after each published day.
 
-All three work relative to a day ``as_of`` (the newest day the pipeline published), never
-the wall clock, so simulated days in the past and backfills behave like real days.
+All three work relative to a day ``as_of`` (the newest day the pipeline published; for a
+run started by hand, the newest arrival date landed), never the wall clock, so simulated
+days in the past and backfills behave like real days, and a run by hand on a lake of old
+data does not delete it all.
 
 **Compaction.** Every ``AvailableNow`` landing run writes its own files into each arrival
 hour it touches, so a Kafka topic's hour collects many small Parquet files; Spark then pays
@@ -115,6 +117,16 @@ def arrival_dates(fs: FileSystem, source_uri: str) -> list[tuple[date, FileStatu
 
 def arrival_hours(fs: FileSystem, date_uri: str) -> list[tuple[int, FileStatus]]:
     return [(int(h), s) for h, s in _dated_children(fs, date_uri, _HOUR_DIR)]
+
+
+def newest_arrival_date(settings: Settings, fs: FileSystem) -> date | None:
+    """The newest arrival date in the landing zone of any source, None when it is empty."""
+    days = [
+        day
+        for source in LANDING_SOURCES
+        for day, _ in arrival_dates(fs, lake.landing_path(settings, source))
+    ]
+    return max(days, default=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,27 +357,41 @@ def _compact_hour(
 # Quarantine summary
 
 
+@dataclass(frozen=True)
+class QuarantinedRecords:
+    source: str
+    reason: str
+    records: int
+
+
+@dataclass(frozen=True)
+class UnreadableFiles:
+    source: str
+    arrival_date: str
+    files: int
+    bytes: int
+
+
 @dataclass
 class QuarantineSummary:
     first_day: str
     last_day: str
-    # (source, reason, records) from adtech.quarantine, by owner day in the window
-    records: list[tuple[str, str, int]] = field(default_factory=list)
-    # (source, arrival_date, files, bytes) of whole files set aside as unreadable
-    files: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # from adtech.quarantine, by owner day in the window
+    records: list[QuarantinedRecords] = field(default_factory=list)
+    # whole files set aside as unreadable, by arrival date in the window
+    files: list[UnreadableFiles] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def lines(self) -> list[str]:
         out = [f"quarantine {self.first_day} .. {self.last_day}"]
-        total = sum(n for _, _, n in self.records)
-        out.append(f"  records: {total}")
-        for source, reason, n in self.records:
-            out.append(f"    {source:<14} {reason:<24} {n:>10}")
-        out.append(f"  unreadable files: {sum(f[2] for f in self.files)}")
-        for source, day, n, size in self.files:
-            out.append(f"    {source:<14} {day:<24} {n:>10} files {size:>12} bytes")
+        out.append(f"  records: {sum(r.records for r in self.records)}")
+        for r in self.records:
+            out.append(f"    {r.source:<14} {r.reason:<24} {r.records:>10}")
+        out.append(f"  unreadable files: {sum(f.files for f in self.files)}")
+        for f in self.files:
+            out.append(f"    {f.source:<14} {f.arrival_date:<24} {f.files:>10} ({f.bytes} bytes)")
         return out
 
 
@@ -389,7 +415,10 @@ def summarise_quarantine(
         )
     )
     summary = QuarantineSummary(first.isoformat(), as_of.isoformat())
-    summary.records = [(str(s), str(r), int(n)) for s, r, n in cursor.fetchall()]
+    summary.records = [
+        QuarantinedRecords(str(source), str(reason), int(n))
+        for source, reason, n in cursor.fetchall()
+    ]
     day = first
     while day <= as_of:
         for source in LANDING_SOURCES:
@@ -398,6 +427,6 @@ def summarise_quarantine(
                 files = [f for f in fs.list(uri) if not f.is_dir and not is_hidden(f.name)]
                 if files:
                     size = sum(f.size for f in files)
-                    summary.files.append((source, day.isoformat(), len(files), size))
+                    summary.files.append(UnreadableFiles(source, day.isoformat(), len(files), size))
         day += timedelta(days=1)
     return summary

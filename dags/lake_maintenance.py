@@ -2,9 +2,9 @@
 # lake_maintenance: compaction, retention and the quarantine summary
 
 Runs after each day `adtech_daily` publishes (the `adtech.campaign_daily` Asset), and can
-be triggered by hand (then it counts from the `as_of` param, or from the run's date). All
-steps count from that day, never from the wall clock, so backfills and simulated days in the
-past behave like real days.
+be triggered by hand (then it counts from the `as_of` param, else from the newest arrival
+date in the landing zone). Every step counts from that day, not from the wall clock, so
+backfills and simulated days in the past behave like real days.
 
 * `apply_retention`: deletes landing arrival dates older than `retention_days` (30) for
   every source, done markers first. A later re-run of such a day waits for its markers and
@@ -49,10 +49,11 @@ with DAG(
     tags=[defaults.TAG, "maintenance"],
     params={
         "as_of": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
+            format="date",
             description="Day to count from (YYYY-MM-DD) when not triggered by a published day; "
-            "empty: the run's date",
+            "empty: the newest arrival date landed",
         ),
         "retention_days": Param(POLICY.retention_days, type="integer", minimum=MIN_RETENTION_DAYS),
         "compact_after_days": Param(POLICY.compact_after_days, type="integer", minimum=2),

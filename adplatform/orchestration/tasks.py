@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from adplatform import lake
 from adplatform import settings as settings_module
 from adplatform.orchestration import assets
 from adplatform.orchestration.pools import SPARK_POOL, SPARK_POOL_SLOTS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from adplatform.hdfs import FileSystem
@@ -90,9 +93,9 @@ def run_summary() -> dict[str, Any]:
                 f"adtech.reconciliation has no row for {ds}: the jobs did not record their counts"
             )
         for r in rows:
-            print(
-                f"{r['job']:<28} {r['source']:<14} in={r['in']} curated={r['curated']} "
-                f"quarantined={r['quarantined']} duplicates={r['duplicates']} ok={r['ok']}"
+            log.info(
+                "%-28s %-14s in=%s curated=%s quarantined=%s duplicates=%s ok=%s",
+                *(r[k] for k in columns),
             )
         broken = [r for r in rows if not r["ok"]]
         if broken:
@@ -122,7 +125,11 @@ def _policy(params: dict[str, Any]) -> Policy:
 
 @task(task_id="maintenance_day")
 def maintenance_day() -> str:
-    """The day maintenance counts from: the newest day published, else the params' or today."""
+    """The day maintenance counts from: the newest published day that triggered the run;
+    else the ``as_of`` param; else the newest arrival date landed (not after the run's date),
+    so that a run by hand on a lake of old (or simulated) days does not delete them all."""
+    from adplatform.maintenance import newest_arrival_date
+
     context = get_current_context()
     days = [
         event.extra["ds"]
@@ -136,9 +143,12 @@ def maintenance_day() -> str:
         source = "the as_of param"
         day = date.fromisoformat(context["params"]["as_of"])
     else:
-        source = "the run's date"
-        day = (context["dag_run"].run_after or datetime.now(UTC)).astimezone(UTC).date()
-    print(f"maintenance counts from {day} ({source})")
+        settings = settings_module.load()
+        run_day = (context["dag_run"].run_after or datetime.now(UTC)).astimezone(UTC).date()
+        newest = newest_arrival_date(settings, _filesystem(settings))
+        source = "the newest arrival date landed"
+        day = min(newest or run_day, run_day)
+    log.info("maintenance counts from %s (%s)", day, source)
     return day.isoformat()
 
 
@@ -154,7 +164,7 @@ def apply_retention(as_of: str) -> list[dict[str, str]]:
     removed = maintenance.apply_retention(
         settings, _filesystem(settings), date.fromisoformat(as_of), policy
     )
-    print(f"retention {policy.retention_days} days: removed {len(removed)} arrival dates")
+    log.info("retention %d days: removed %d arrival dates", policy.retention_days, len(removed))
     return [asdict(r) for r in removed]
 
 
@@ -168,10 +178,14 @@ def compact_landing(as_of: str) -> dict[str, Any]:
     report = maintenance.compact_landing(
         settings, _filesystem(settings), date.fromisoformat(as_of), policy
     )
-    print(
-        f"compacted {len(report.compacted)} hours, skipped {len(report.skipped)}, "
-        f"repaired {len(report.recovered)} interrupted compactions"
+    log.info(
+        "compacted %d hours, skipped %d, repaired %d interrupted compactions",
+        len(report.compacted),
+        len(report.skipped),
+        len(report.recovered),
     )
+    for skipped in report.skipped:
+        log.info("left %s as it is: %s", skipped["hour"], skipped["why"])
     return report.as_dict()
 
 
@@ -187,5 +201,5 @@ def summarise_quarantine(as_of: str) -> dict[str, Any]:
         summary = maintenance.summarise_quarantine(
             cur, settings, _filesystem(settings), date.fromisoformat(as_of), policy
         )
-    print("\n".join(summary.lines()))
+    log.info("\n".join(summary.lines()))
     return summary.as_dict()

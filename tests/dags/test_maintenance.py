@@ -177,8 +177,12 @@ def test_quarantine_summary_counts_records_and_unreadable_files_of_the_window(se
     summary = maintenance.summarise_quarantine(cursor, settings, fs, AS_OF)
 
     assert "BETWEEN DATE '2025-03-14' AND DATE '2025-03-20'" in cursor.queries[0]
-    assert summary.records == [("impressions", "malformed_json", 3)]
-    assert summary.files == [("tracking", "2025-03-14", 1, 5)]
+    assert summary.as_dict()["records"] == [
+        {"source": "impressions", "reason": "malformed_json", "records": 3}
+    ]
+    assert summary.as_dict()["files"] == [
+        {"source": "tracking", "arrival_date": "2025-03-14", "files": 1, "bytes": 5}
+    ]
     assert "records: 3" in "\n".join(summary.lines())
 
 
