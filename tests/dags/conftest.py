@@ -1,4 +1,5 @@
-"""The DAG folder loaded once per session, as Airflow's dag-processor loads it."""
+"""The DAG folder loaded once per session, as Airflow's dag-processor loads it; and the test
+stack made ready to run the DAGs (``tests/dags/pipeline_fixtures.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from adplatform.orchestration.pools import POOLS
 from adplatform.settings import REPO_ROOT
+from tests.dags.pipeline_fixtures import airflow_api, pipeline_stack  # noqa: F401 (fixtures)
 
 DAGS_DIR = REPO_ROOT / "dags"
 
