@@ -1,0 +1,5 @@
+"""The browser tests drive the Airflow UI of the test stack, made ready to run the DAGs."""
+
+from __future__ import annotations
+
+from tests.dags.pipeline_fixtures import airflow_api, pipeline_stack  # noqa: F401 (fixtures)
