@@ -5,7 +5,7 @@
 latest data". Every job replaces exactly the partitions of `ds` it owns, so re-running a
 run, clearing a task or backfilling a range gives the same rows (semantic 2). Catchup is on:
 a day that was missed runs by itself once its landing is complete; runs go one at a time,
-oldest first, because attribution of `ds` reads the curated days before it.
+oldest first, because tracking and attribution of `ds` read the curated days before it.
 
 **Stages** (each group's documentation says more):
 
@@ -13,13 +13,14 @@ oldest first, because attribution of `ds` reads the curated days before it.
    sources: `ds-1 22:00` to `ds+1 (grace-1):00` (grace 6 h by default). The run waits on the
    markers, not on the clock (reschedule mode, no worker slot held).
 2. `raw_quality`: data-quality suites on the landed raw records.
-3. `clean`: impressions, bid requests and tracking (clicks and conversions), in parallel:
-   parsed, validated, normalised, deduplicated; bad records quarantined with a reason.
+3. `clean`: impressions and bid requests in parallel, then tracking (clicks and
+   conversions, joined with the curated impressions); the dimensions beside them. Records
+   are parsed, validated, normalised, deduplicated; bad ones quarantined with a reason.
 4. `funnel`: impressions correlated with bids, clicks and conversions into `ad_funnel`,
    then data-quality suites on the curated tables (a critical failure stops here, before
    anything is aggregated or reported).
-5. `publish`: `campaign_daily`, the campaign report, and `run_summary`, which checks that
-   the day's reconciliation adds up and records the published day as a metric.
+5. `publish`: `campaign_daily` and its check, the campaign report, and `run_summary`,
+   which checks that the day's reconciliation adds up and records the day as a metric.
 
 **When a task fails** (after 3 retries, 1 to 4 minutes apart): its log names the cause (a
 reconciliation mismatch, a data-quality stop, a job error). Fix the cause and *clear* the
@@ -39,7 +40,7 @@ from airflow.sdk import DAG, TaskGroup
 
 from adplatform.orchestration import assets, defaults
 from adplatform.orchestration.sensors import LandingMarkersSensor
-from adplatform.orchestration.spark import spark_job
+from adplatform.orchestration.spark import quality_check, spark_job
 from adplatform.orchestration.tasks import run_summary
 
 with DAG(
@@ -68,48 +69,56 @@ with DAG(
         "raw_quality",
         prefix_group_id=False,
         doc_md=defaults.doc("""
-        Great Expectations suites of the raw sources, on the landed records of the day's
-        arrival window. A critical expectation failing stops the run before anything is
-        written; warnings are recorded as metrics. The task log says where the validation
-        results and Data Docs are.
+        Great Expectations suites of the three raw sources, on the landed records of the
+        day's arrival window, read and parsed by the clean jobs' own steps
+        (`spark_jobs/data_quality`, stage `raw`). A critical expectation failing stops the run
+        before anything is written; warnings are recorded as metrics. The task log says where
+        the validation results and Data Docs are.
         """),
     ):
-        raw_quality = spark_job(
-            "data_quality",
-            task_id="validate_raw",
-            source="raw",
-            args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}", "--stage", "raw"],
-        )
+        raw_quality = quality_check("raw")
 
     with TaskGroup(
         "clean",
         prefix_group_id=False,
         doc_md=defaults.doc("""
-        One Spark job per source, in parallel (two at a time in the `spark` pool). Each
-        parses with an explicit schema, validates, normalises, deduplicates by event id or
-        payload fingerprint, quarantines bad records with a reason, overwrites the `ds`
-        partitions it owns, and writes a reconciliation row
-        (`in = curated + quarantined + duplicates`); it fails when the row does not add up.
+        One Spark job per source (two at a time in the `spark` pool). Each parses with an
+        explicit schema, validates, normalises, deduplicates by event id or payload
+        fingerprint, quarantines bad records with a reason, replaces the `ds` partitions it
+        owns and writes a reconciliation row (`in = curated + quarantined + duplicates`); it
+        fails when the row does not add up. `clean_tracking` joins clicks with the *curated*
+        impressions, so it runs after `clean_impressions`, and after its own previous day
+        (`depends_on_past`: the last-click look-back reads the clicks of the days before).
+        `load_dimensions` replaces `dim_campaign` and `dim_user` from the delivered files.
         """),
     ):
-        clean = [
-            spark_job("clean_impressions", source="impressions", outlets=[assets.IMPRESSIONS]),
-            spark_job("clean_bid_requests", source="bid_requests", outlets=[assets.BID_REQUESTS]),
-            spark_job(
-                "clean_tracking", source="tracking", outlets=[assets.CLICKS, assets.CONVERSIONS]
-            ),
-        ]
+        impressions = spark_job(
+            "clean_impressions", source="impressions", outlets=[assets.IMPRESSIONS]
+        )
+        bid_requests = spark_job(
+            "clean_bid_requests", source="bid_requests", outlets=[assets.BID_REQUESTS]
+        )
+        tracking = spark_job(
+            "clean_tracking",
+            source="tracking",
+            outlets=[assets.CLICKS, assets.CONVERSIONS],
+            depends_on_past=True,
+        )
+        dimensions = spark_job(
+            "load_dimensions", source="dimensions", outlets=[assets.DIM_CAMPAIGN, assets.DIM_USER]
+        )
+        impressions >> tracking
 
     with TaskGroup(
         "funnel",
         prefix_group_id=False,
         doc_md=defaults.doc("""
         `build_ad_funnel`: one row per impression with its bid, click and attributed
-        conversions (last click, then last view, over look-back days), campaign and user
-        attributes, ids pseudonymised. It waits for the previous day's funnel
-        (`depends_on_past`): attribution reads the days before `ds`.
-        `validate_curated`: the suites of the clean tables and `ad_funnel`; a critical
-        failure stops the run before `campaign_daily` and the report are published.
+        conversions (last click, then last view), campaign and user attributes, ids
+        pseudonymised; it rebuilds the last days whose attribution the new day can change
+        (`--restate-days`), so it waits for the previous day's funnel (`depends_on_past`).
+        `validate_curated`: the suites of the clean tables and of the rebuilt `ad_funnel`
+        days; a critical failure stops the run before `campaign_daily` and the report.
         """),
     ):
         funnel = spark_job(
@@ -118,12 +127,7 @@ with DAG(
             outlets=[assets.AD_FUNNEL],
             depends_on_past=True,
         )
-        curated_quality = spark_job(
-            "data_quality",
-            task_id="validate_curated",
-            source="curated",
-            args=["--ds", "{{ ds }}", "--run-id", "{{ run_id }}", "--stage", "curated"],
-        )
+        curated_quality = quality_check("curated")
         funnel >> curated_quality
 
     with TaskGroup(
@@ -131,10 +135,10 @@ with DAG(
         prefix_group_id=False,
         doc_md=defaults.doc("""
         `aggregate_campaign_daily` writes the day of `campaign_daily` (an Asset:
-        `lake_maintenance` runs after it). `campaign_report` writes the day's HTML campaign
-        report through HiveServer2 (`adplatform report`). `run_summary` checks that every
-        reconciliation row of the day adds up and pushes the day's published rows as the
-        `run_summary` job's metrics.
+        `lake_maintenance` runs after it); `validate_published` checks it. `campaign_report`
+        writes the day's HTML campaign report through HiveServer2 (`adplatform report`).
+        `run_summary` checks that every reconciliation row of the day adds up and pushes the
+        day's published rows as the `run_summary` job's metrics.
         """),
     ):
         aggregate = spark_job(
@@ -145,7 +149,8 @@ with DAG(
             bash_command="adplatform report --from {{ ds }} --to {{ ds }} --format html",
             params={"source": "campaign_daily"},
         )
-        aggregate >> report >> run_summary()
+        aggregate >> quality_check("published") >> report >> run_summary()
 
-    landing >> raw_quality >> clean >> funnel
+    landing >> raw_quality >> [impressions, bid_requests, dimensions]
+    [tracking, bid_requests, dimensions] >> funnel
     curated_quality >> aggregate

@@ -83,3 +83,16 @@ def spark_job(
         params=params,
         **kwargs,
     )
+
+
+def quality_check(stage: str) -> PlatformSparkSubmitOperator:
+    """Task ``validate_<stage>``: every data-quality suite of a pipeline stage (``raw``,
+    ``curated``, ``published``) on the run's day, through ``spark_jobs/data_quality``; it
+    fails when a critical expectation fails (docs/data-quality.md)."""
+    task_id = f"validate_{stage}"
+    return spark_job(
+        "data_quality",
+        task_id=task_id,
+        source=stage,
+        args=[*DAILY_ARGS, "--stage", stage, "--job", task_id],
+    )

@@ -214,7 +214,7 @@ def test_spark_runs_through_the_connection_the_pool_and_the_code_zip(dagbag):
             assert task.application == str(JOBS_DIR / task.job / "job.py"), where
             assert task.params["source"], f"{where}: the metric callbacks need a source"
             seen += 1
-    assert seen >= 8
+    assert seen >= 10
 
 
 def test_tasks_that_rewrite_the_landing_zone_hold_the_whole_spark_pool(dagbag):
@@ -242,21 +242,31 @@ def test_the_daily_run_waits_on_landing_markers_without_holding_a_slot(dagbag):
 
 
 def test_the_daily_chain_runs_in_the_documented_order(dagbag):
+    """The order of docs/batch-jobs.md: tracking after impressions, funnel after every
+    clean job and the dimensions, nothing published before the curated checks."""
     dag = dagbag.dags["adtech_daily"]
 
     def after(task_id: str) -> set[str]:
         return {t.task_id for t in dag.get_task(task_id).get_flat_relatives(upstream=False)}
 
-    clean = {"clean_impressions", "clean_bid_requests", "clean_tracking"}
-    assert clean <= after("validate_raw")
-    for task_id in clean:
-        # The three clean jobs are independent of each other (parallel).
-        assert not (clean - {task_id}) & after(task_id)
+    first = {"clean_impressions", "clean_bid_requests", "load_dimensions"}
+    assert first <= after("validate_raw")
+    for task_id in first:
+        assert not (first - {task_id}) & after(task_id), f"{task_id} should run in parallel"
         assert "build_ad_funnel" in after(task_id)
+    assert "clean_tracking" in after("clean_impressions")
+    assert "build_ad_funnel" in after("clean_tracking")
     assert after("build_ad_funnel") >= {"validate_curated", "aggregate_campaign_daily"}
     assert after("validate_curated") >= {"aggregate_campaign_daily", "campaign_report"}
+    assert after("aggregate_campaign_daily") == {
+        "validate_published",
+        "campaign_report",
+        "run_summary",
+    }
+    assert after("validate_published") == {"campaign_report", "run_summary"}
     assert after("campaign_report") == {"run_summary"}
-    assert dag.get_task("build_ad_funnel").depends_on_past
+    for task_id in ("clean_tracking", "build_ad_funnel"):
+        assert dag.get_task(task_id).depends_on_past, f"{task_id} reads the days before"
 
 
 def test_assets_that_a_dag_waits_on_are_produced_by_a_dag(dagbag):
