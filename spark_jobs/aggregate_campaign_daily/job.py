@@ -47,7 +47,9 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         conversions = day(args.conversions_table)
         wins = win_counts(day(args.bid_requests_table), impressions)
         rows = campaign_daily(impressions, clicks, conversions, wins)
-        written = overwrite_partition(rows, args.campaign_daily_table, {"dt": args.ds})
+        written = overwrite_partition(
+            rows, args.campaign_daily_table, {"dt": args.ds}, compact=True
+        )
         totals = (
             day(args.campaign_daily_table)
             .agg(F.sum(F.col("impressions") + F.col("clicks") + F.col("conversions")))

@@ -39,7 +39,7 @@ from spark_jobs.clean_bid_requests.transforms import (
 )
 from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_kafka_landing
-from spark_jobs.common.outcomes import count_outcomes
+from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -89,7 +89,7 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
             writers |= registry_schemas(split, settings.schema_registry_url)
         parsed = parse_bid_requests(decode_avro(split, writers), rules)
         classified = classify_bid_requests(parsed, args.ds, rules)
-        classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+        classified = without_curated_payloads(classified).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_outcomes(classified)
         overwrite_partition(
             curated_bid_requests(classified, key), args.bid_requests_table, {"dt": args.ds}

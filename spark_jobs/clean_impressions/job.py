@@ -29,7 +29,7 @@ from spark_jobs.clean_impressions.transforms import (
 )
 from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_kafka_landing
-from spark_jobs.common.outcomes import count_outcomes
+from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -53,7 +53,7 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         hours = arrival_hours(args.ds, rules)
         landed = read_kafka_landing(spark, settings, TOPIC_AD_IMPRESSIONS, hours)
         classified = classify_impressions(parse_impressions(landed, rules), args.ds, rules)
-        classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
+        classified = without_curated_payloads(classified).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_outcomes(classified)
         curated = overwrite_partition(
             curated_impressions(classified, key), args.impressions_table, {"dt": args.ds}

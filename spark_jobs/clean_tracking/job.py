@@ -37,7 +37,7 @@ from spark_jobs.clean_tracking.transforms import (
 )
 from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_tracking_landing
-from spark_jobs.common.outcomes import count_outcomes
+from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -74,7 +74,7 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         )
         past_clicks = spark.table(args.clicks_table).where(F.col("dt").isin(*days["clicks"]))
         correlated = correlate_clicks(classified, impressions, rules)
-        correlated = correlated.persist(StorageLevel.MEMORY_AND_DISK)
+        correlated = without_curated_payloads(correlated).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_outcomes(correlated)
         clicks = overwrite_partition(curated_clicks(correlated), args.clicks_table, {"dt": args.ds})
         attributed = attribute_conversions(correlated, past_clicks, impressions, rules)

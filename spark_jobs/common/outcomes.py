@@ -58,3 +58,12 @@ def count_outcomes(classified: DataFrame) -> OutcomeCounts:
         quarantined_by_reason=dict(sorted(by_reason.items())),
         newest_curated_event_ts=newest,
     )
+
+
+def without_curated_payloads(classified: DataFrame) -> DataFrame:
+    """Same rows; the raw payload and key kept only where they are needed (quarantined
+    rows), so that a persisted classified frame holds parsed fields, not raw bytes twice."""
+    keep = F.col(OUTCOME) == QUARANTINED
+    return classified.withColumn("raw_payload", F.when(keep, F.col("raw_payload"))).withColumn(
+        "raw_key", F.when(keep, F.col("raw_key"))
+    )

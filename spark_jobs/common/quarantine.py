@@ -62,7 +62,7 @@ def quarantine_rows(
 
 def write_quarantine(rows: DataFrame, table: str, day: object, source: str) -> dict[str, int]:
     """Replace the (dt, source) partition with ``rows``; returns the rows there by reason."""
-    overwrite_partition(rows, table, {"dt": day, "source": source})
+    overwrite_partition(rows, table, {"dt": day, "source": source}, compact=True)
     written = rows.sparkSession.table(table).where(
         (F.col("dt") == F.lit(day)) & (F.col("source") == F.lit(source))
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from adplatform.metrics import BatchRun
@@ -92,15 +93,24 @@ class Reconciliation:
 
 
 def write_reconciliation(spark: SparkSession, rows: list[Reconciliation]) -> None:
-    """Replace the job's rows of the day (one partition per (dt, job)) with ``rows``."""
+    """Replace the rows of the same (dt, job, source) with ``rows``; rows of the job's other
+    sources that day (load_dimensions writes one per file) stay."""
     by_partition: dict[tuple[date, str], list[Reconciliation]] = {}
     for rec in rows:
         by_partition.setdefault((rec.dt, rec.job), []).append(rec)
     for (day, job), recs in by_partition.items():
-        frame = recs[0].frame(spark)
-        for rec in recs[1:]:
+        replaced = [rec.source for rec in recs]
+        kept = (
+            spark.table(TABLE)
+            .where((F.col("dt") == F.lit(day)) & (F.col("job") == job))
+            .where(~F.col("source").isin(*replaced))
+            .select(*(f.name for f in _SCHEMA.fields))
+            .collect()
+        )
+        frame = spark.createDataFrame([tuple(r) for r in kept], _SCHEMA)
+        for rec in recs:
             frame = frame.unionByName(rec.frame(spark))
-        overwrite_partition(frame, TABLE, {"dt": day, "job": job})
+        overwrite_partition(frame, TABLE, {"dt": day, "job": job}, compact=True)
 
 
 def reconcile(

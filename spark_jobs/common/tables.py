@@ -76,14 +76,18 @@ def _spec_filter(spec: dict[str, object]) -> Column:
     return condition
 
 
-def _prepare(df: DataFrame, table: TableLayout, dynamic: tuple[str, ...]) -> DataFrame:
-    """Columns in table order; one task per (dynamic partition, bucket) for bucketed tables."""
+def _prepare(
+    df: DataFrame, table: TableLayout, dynamic: tuple[str, ...], compact: bool
+) -> DataFrame:
+    """Columns in table order; one task per (dynamic partition, bucket) for bucketed tables,
+    one per dynamic partition for ``compact`` (small) ones; otherwise the data's own tasks
+    write in parallel."""
     df = df.select(*table.columns)
     if table.num_buckets:
         return df.repartition(*dynamic, table.bucket_id())
-    if dynamic:
-        return df.repartition(*dynamic)
-    return df.coalesce(1)
+    if compact:
+        return df.repartition(*dynamic) if dynamic else df.repartition(1)
+    return df
 
 
 def count_rows(spark: SparkSession, table: str, spec: dict[str, object]) -> int:
@@ -91,9 +95,12 @@ def count_rows(spark: SparkSession, table: str, spec: dict[str, object]) -> int:
     return spark.table(table).where(_spec_filter(spec)).count()
 
 
-def overwrite_partition(df: DataFrame, table: str, spec: dict[str, object]) -> int:
+def overwrite_partition(
+    df: DataFrame, table: str, spec: dict[str, object], *, compact: bool = False
+) -> int:
     """Replace everything under ``spec`` (a prefix of the partition columns; ``{}`` for an
-    unpartitioned table) with ``df``; returns the rows now there.
+    unpartitioned table) with ``df``; returns the rows now there. ``compact`` writes one
+    file per partition, for small outputs (quarantine, reconciliation, aggregates).
 
     Rows of ``df`` outside the spec are not written (a static spec would file them under
     it); the caller's reconciliation then sees them missing and fails.
@@ -104,7 +111,7 @@ def overwrite_partition(df: DataFrame, table: str, spec: dict[str, object]) -> i
         raise ValueError(f"{table}: {list(spec)} is not a prefix of {target.partition_columns}")
     dynamic = target.partition_columns[len(spec) :]
     view = f"_overwrite_{next(_view_ids)}"
-    _prepare(df.where(_spec_filter(spec)), target, dynamic).createOrReplaceTempView(view)
+    _prepare(df.where(_spec_filter(spec)), target, dynamic, compact).createOrReplaceTempView(view)
     values = [c for c in target.columns if c not in spec]
     partition = f"PARTITION ({_spec_sql(spec)})" if target.partition_columns else ""
     previous = spark.conf.get(PARTITION_OVERWRITE_MODE)
@@ -149,7 +156,7 @@ def overwrite_partitions(
     previous = spark.conf.get(PARTITION_OVERWRITE_MODE)
     spark.conf.set(PARTITION_OVERWRITE_MODE, "dynamic")
     try:
-        _prepare(df.where(owned_filter), target, target.partition_columns).write.insertInto(
+        _prepare(df.where(owned_filter), target, target.partition_columns, False).write.insertInto(
             table, overwrite=True
         )
     finally:

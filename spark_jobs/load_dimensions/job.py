@@ -71,7 +71,7 @@ def _load(
         parsed = parsed.cache()
         rows_in = parsed.count()
         valid = parsed.where(F.col("reason").isNull()).count()
-        curated = overwrite_partition(valid_rows(parsed, columns), table, {})
+        curated = overwrite_partition(valid_rows(parsed, columns), table, {}, compact=True)
         bad = parsed.where(F.col("reason").isNotNull()).select(
             "reason",
             "detail",
