@@ -146,6 +146,14 @@ class AirflowApiServer(Service):
     def command(self, settings: Settings) -> list[str]:
         return [_airflow(), "api-server", "--port", str(settings.airflow_port)]
 
+    def after_start(self, settings: Settings) -> None:
+        """Create the platform's pools: Airflow runs no task whose pool does not exist."""
+        from adplatform.orchestration.pools import pool_commands
+
+        env = {**os.environ, **airflow_env(settings)}
+        for argv in pool_commands(_airflow()):
+            run_setup_step(argv, f"creating the Airflow pool {argv[3]}", env)
+
     def env(self, settings: Settings) -> dict[str, str]:
         return airflow_env(settings)
 
