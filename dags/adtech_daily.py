@@ -136,7 +136,8 @@ with DAG(
         doc_md=defaults.doc("""
         `aggregate_campaign_daily` writes the day of `campaign_daily` (an Asset:
         `lake_maintenance` runs after it); `validate_published` checks it. `campaign_report`
-        writes the day's HTML campaign report through HiveServer2 (`adplatform report`).
+        writes the day's HTML campaign report and CSVs through HiveServer2
+        (`adplatform report --daily`) to `$ADPLATFORM_HOME/reports/<ds>/` (docs/reports.md).
         `run_summary` checks that every reconciliation row of the day adds up and pushes the
         day's published rows as the `run_summary` job's metrics.
         """),
@@ -146,7 +147,7 @@ with DAG(
         )
         report = BashOperator(
             task_id="campaign_report",
-            bash_command="adplatform report --from {{ ds }} --to {{ ds }} --format html",
+            bash_command="adplatform report --from {{ ds }} --to {{ ds }} --daily",
             params={"source": "campaign_daily"},
         )
         aggregate >> quality_check("published") >> report >> run_summary()
