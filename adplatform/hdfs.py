@@ -22,6 +22,7 @@ import getpass
 import hashlib
 import os
 import shutil
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -138,7 +139,14 @@ class WebHdfs(FileSystem):
     def __init__(self, http_url: str, user: str | None = None) -> None:
         self.http_url = http_url.rstrip("/")
         self.user = user or os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
-        self.session = requests.Session()
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """One HTTP session per thread: markers are written by a few threads at once."""
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebHdfs:
@@ -232,7 +240,8 @@ class WebHdfs(FileSystem):
             response.close()
 
     def rename(self, src: str, dst: str, *, overwrite: bool = False) -> None:
-        self.mkdirs(parent(dst))
+        if parent(src) != parent(dst):
+            self.mkdirs(parent(dst))
         # With an explicit option WebHDFS uses HDFS's rename2, which raises instead of
         # answering "false" and never moves a file *into* a folder of the same name.
         self._call(

@@ -116,3 +116,19 @@ def record_metrics(run: BatchRun, result) -> None:
         run.newest_event(newest + hour_rules.HOUR)
     if result.frontier is not None:
         run.landing_hour_closed(result.frontier)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m adplatform.landing.cli kafka|tracking ...``: ``adplatform land ...``."""
+    parser = argparse.ArgumentParser(prog="adplatform")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["land", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"adplatform: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,11 +23,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from adplatform import lake
-from adplatform.hdfs import FileSystem, filesystem
+from adplatform.hdfs import FileStatus, FileSystem, filesystem
 from adplatform.landing.hours import hour_floor, utc
 from adplatform.settings import Settings
 
@@ -75,16 +77,22 @@ def write_marker(
     *,
     run_id: str,
     reason: str,
+    first: bool = False,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write (or rewrite) the marker of a closed hour; returns what was written.
+    """Write the marker of a closed hour; returns the marker the hour now has.
 
     ``body`` says what the hour holds; ``reason`` why it is closed (``moved_past``,
     ``drained``, or ``late_records`` for a rewrite after records arrived in a closed hour).
+    A marker that already says the same (a rerun after a crash) is left as it is; one that
+    says less is rewritten with a ``reopened`` entry and a warning. ``first``: the caller
+    knows the hour has no marker, so none is read.
     """
     now = now or datetime.now(UTC)
     hour = hour_floor(hour)
-    previous = read_marker(fs, settings, source, hour)
+    previous = None if first else read_marker(fs, settings, source, hour)
+    if previous is not None and _summary(previous) == _summary(body):
+        return previous
     content: dict[str, Any] = {
         "source": source,
         "arrival_date": hour.date().isoformat(),
@@ -113,6 +121,34 @@ def write_marker(
     return content
 
 
+def write_new_markers(
+    fs: FileSystem,
+    settings: Settings,
+    source: str,
+    closing: Iterable[tuple[datetime, dict[str, Any], str]],
+    *,
+    run_id: str,
+    marked: set[datetime],
+    threads: int = 4,
+) -> int:
+    """Write the markers of the hours a run closes, (hour, body, reason) each.
+
+    ``marked``: the hours that have a marker already (a rerun after a crash during closing
+    wrote some); only those are read first. A few at a time: each marker is three round
+    trips to HDFS, and the first run over a few simulated days writes a hundred of them.
+    """
+
+    def one(item: tuple[datetime, dict[str, Any], str]) -> None:
+        hour, body, reason = item
+        first = hour_floor(hour) not in marked
+        write_marker(fs, settings, source, hour, body, run_id=run_id, reason=reason, first=first)
+
+    items = list(closing)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        list(pool.map(one, items))
+    return len(items)
+
+
 def _summary(marker: dict[str, Any]) -> dict[str, Any]:
     keys = ("records", "rows", "files", "quarantined")
     return {k: marker[k] for k in keys if k in marker}
@@ -122,6 +158,33 @@ def hour_folders(
     fs: FileSystem, settings: Settings, source: str, since: datetime | None = None
 ) -> dict[datetime, str]:
     """The hour folders of a source, from the hour ``since`` on (all when None)."""
+    return {hour: folder.uri for hour, folder in scan_hours(fs, settings, source, since).items()}
+
+
+@dataclass(frozen=True)
+class HourFolder:
+    """An hour folder and its entries (data files, ``_DONE``), from one listing."""
+
+    uri: str
+    entries: tuple[FileStatus, ...]
+
+    @property
+    def marked(self) -> bool:
+        return any(e.name == lake.DONE_MARKER for e in self.entries)
+
+    def files(self, suffix: str) -> list[FileStatus]:
+        """Data files: names ending in ``suffix`` that are not hidden (``_``, ``.``)."""
+        return [
+            e
+            for e in self.entries
+            if not e.is_dir and e.name.endswith(suffix) and not e.name.startswith(("_", "."))
+        ]
+
+
+def scan_hours(
+    fs: FileSystem, settings: Settings, source: str, since: datetime | None = None
+) -> dict[datetime, HourFolder]:
+    """Every hour folder of a source from the hour ``since`` on, with what it holds."""
     root = lake.landing_path(settings, source)
     try:
         days = fs.list(root)
@@ -140,7 +203,7 @@ def hour_folders(
                     hour=int(entry.name.removeprefix("arrival_hour=")), tzinfo=UTC
                 )
                 if since is None or hour >= since:
-                    found[hour] = entry.uri
+                    found[hour] = HourFolder(entry.uri, tuple(fs.list(entry.uri)))
     return found
 
 

@@ -124,6 +124,11 @@ class Held:
 
     files: list[FileStatus] = field(default_factory=list)
     quarantined: list[FileStatus] = field(default_factory=list)
+    marked: bool = False
+
+    @property
+    def has_files(self) -> bool:
+        return bool(self.files or self.quarantined)
 
 
 @dataclass
@@ -315,17 +320,18 @@ class Intake:
     # -- closing hours -----------------------------------------------------------------------
 
     def _held(self, since: datetime | None, only: datetime | None = None) -> dict[datetime, Held]:
-        """Landed and quarantined files by hour, from ``since`` on, or of the hour ``only``."""
+        """Hour folders (files, marker) and quarantined files by hour, from ``since`` on, or
+        of the hour ``only``."""
         held: dict[datetime, Held] = {}
         if only is not None:
-            folders = {only: markers.hour_path(self.settings, SOURCE, only)}
+            path = markers.hour_path(self.settings, SOURCE, only)
+            scanned = {only: markers.HourFolder(path, tuple(_list_or_empty(self.fs, path)))}
             since = only
         else:
-            folders = markers.hour_folders(self.fs, self.settings, SOURCE, since)
-        for hour, folder in folders.items():
-            for f in _list_or_empty(self.fs, folder):
-                if not f.is_dir and f.name.startswith("tracking_") and f.name.endswith(".csv"):
-                    held.setdefault(hour, Held()).files.append(f)
+            scanned = markers.scan_hours(self.fs, self.settings, SOURCE, since)
+        for hour, folder in scanned.items():
+            files = [f for f in folder.files(".csv") if f.name.startswith("tracking_")]
+            held[hour] = Held(files=files, marked=folder.marked)
         root = lake.quarantine_path(self.settings, SOURCE)
         for day in _list_or_empty(self.fs, root):
             date_text = day.name.removeprefix("arrival_date=")
@@ -351,29 +357,45 @@ class Intake:
             quarantined.append({"name": why["name"], "reason": why["reason"], "path": why["path"]})
         return {"rows": sum(f["rows"] for f in files), "files": files, "quarantined": quarantined}
 
-    def _write_marker(self, hour: datetime, held: Held | None, reason: str) -> None:
-        body = self._marker_body(held)
-        markers.write_marker(
-            self.fs, self.settings, SOURCE, hour, body, run_id=self.run_id, reason=reason
-        )
-        self.result.markers_written += 1
-
     def _mark_if_late(self, hour: datetime) -> None:
         """A file of an hour that is already closed: (re)write that hour's marker now."""
         if self.closed_through is not None and hour < self.closed_through:
-            self._write_marker(hour, self._held(None, only=hour).get(hour), "late_records")
+            body = self._marker_body(self._held(None, only=hour).get(hour))
+            markers.write_marker(
+                self.fs,
+                self.settings,
+                SOURCE,
+                hour,
+                body,
+                run_id=self.run_id,
+                reason="late_records",
+            )
+            self.result.markers_written += 1
 
     def _close(self) -> datetime | None:
         held = self._held(self.closed_through)
-        newest = max(held, default=None)
+        data_hours = {hour for hour, h in held.items() if h.has_files}
+        newest = max(data_hours, default=None)
         frontier = hour_rules.tracking_frontier(newest, self._pending_hours, self.drained_until)
         if frontier is None or (self.closed_through and frontier <= self.closed_through):
             return self.closed_through
-        start = self.closed_through or hour_rules.first_hour(held, frontier)
-        for hour in hour_rules.hours_to_mark(start, frontier, held):
-            if not markers.has_marker(self.fs, self.settings, SOURCE, hour):
-                reason = "moved_past" if newest is not None and hour <= newest else "drained"
-                self._write_marker(hour, held.get(hour), reason)
+        start = self.closed_through or hour_rules.first_hour(data_hours, frontier)
+        closing = [
+            (
+                hour,
+                self._marker_body(held.get(hour)),
+                "moved_past" if newest is not None and hour <= newest else "drained",
+            )
+            for hour in hour_rules.hours_to_mark(start, frontier, data_hours)
+        ]
+        self.result.markers_written += markers.write_new_markers(
+            self.fs,
+            self.settings,
+            SOURCE,
+            closing,
+            run_id=self.run_id,
+            marked={hour for hour, h in held.items() if h.marked},
+        )
         markers.write_closed_through(self.fs, self.settings, SOURCE, frontier, self.run_id)
         self.closed_through = frontier
         return frontier
