@@ -8,10 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from adplatform.hdfs import FileSystem
-from adplatform.landing import markers
-from adplatform.settings import Settings
-
 _FOLDER = r"arrival_date=([0-9]{4}-[0-9]{2}-[0-9]{2})/arrival_hour=([0-9]{2})/[^/]+$"
 
 
@@ -50,17 +46,6 @@ class HourStats:
 def hour_of_folder(name_date: str, name_hour: str) -> datetime:
     day = datetime.fromisoformat(name_date)
     return day.replace(hour=int(name_hour), tzinfo=UTC)
-
-
-def hour_folders(
-    fs: FileSystem, settings: Settings, topic: str, since: datetime | None
-) -> dict[datetime, str]:
-    """Hour folders of a topic that hold Parquet files, from ``since`` on (all when None)."""
-    return {
-        hour: uri
-        for hour, uri in markers.hour_folders(fs, settings, topic, since).items()
-        if any(f.name.endswith(".parquet") for f in fs.list(uri))
-    }
 
 
 def read_hour_stats(spark: SparkSession, folders: dict[datetime, str]) -> dict[datetime, HourStats]:
