@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "adplatform.stack.cli",
     "adplatform.simulator.cli",
     "adplatform.hive_ddl",
+    "adplatform.landing.cli",
+    "adplatform.quality.cli",
+    "adplatform.reports.cli",
     "adplatform.demo",
 ]
 
