@@ -15,12 +15,16 @@ night. Each closed minute is scored first, then learnt:
   Poisson noise of a count, so a quiet, steady topic does not score 10 for two extra
   records;
 * ``mean += a (x - mean)`` and ``var = (1 - a) (var + a (x - mean)^2)`` (the incremental
-  EWMA of the variance), with ``a = ALPHA`` (0.05, a memory of about 20 minutes of that hour)
-  and ``a = ANOMALY_ALPHA`` (0.005) when ``|z| >= ANOMALY_Z``, so an outage or a flood does
-  not teach the baseline that it is normal within the 10 minutes the alerts wait, while a
-  lasting change of level is still learnt within a few hours;
-* an hour of the day never seen yet starts from the hour before it; the score is 0 until a
-  bucket has ``WARMUP`` samples (a fresh monitor scores from its 11th minute).
+  EWMA of the variance) with ``a = max(ALPHA, 1/n)`` for the bucket's n-th sample: a plain
+  average of its first samples, then an EWMA whose weight ``ALPHA`` = 0.02 per minute
+  gives the last day of that hour about 70 % of the weight. The variance so also holds
+  how much the curve moves within the hour, which keeps the start of a steep hour quiet;
+* ``a = ALPHA / 10`` when ``|z| >= ANOMALY_Z``, so an outage or a flood is not learnt as
+  normal within the 10 minutes the alerts wait, while a lasting change of level is still
+  learnt within a day or two;
+* the score is 0 until a bucket has ``WARMUP`` samples: on its first day the monitor scores
+  each hour from its 11th minute on. Until an hour has samples, the expected volume is the
+  hour before it.
 
 The state is a small JSON document (``to_json`` / ``from_json``) that the job keeps next to
 its checkpoint, so a restart keeps what the baseline learnt.
@@ -32,8 +36,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-ALPHA = 0.05
-ANOMALY_ALPHA = 0.005
+ALPHA = 0.02
+ANOMALY_ALPHA = ALPHA / 10
 ANOMALY_Z = 3.0
 WARMUP = 10
 MINUTE = timedelta(minutes=1)
@@ -68,15 +72,6 @@ class VolumeBaseline:
     warmup: int = WARMUP
     buckets: dict[str, dict[int, Bucket]] = field(default_factory=dict)
 
-    def _bucket(self, topic: str, hour: int) -> Bucket | None:
-        hours = self.buckets.setdefault(topic, {})
-        if hour not in hours:
-            before = hours.get((hour - 1) % 24)
-            if before is None:
-                return None
-            hours[hour] = Bucket(before.mean, before.var, before.samples)
-        return hours[hour]
-
     def expected(self, topic: str, at: datetime) -> float | None:
         """Records per minute expected at ``at``; None while nothing is known."""
         hours = self.buckets.get(topic, {})
@@ -86,16 +81,19 @@ class VolumeBaseline:
 
     def observe(self, topic: str, minute: datetime, records: int) -> Score:
         """Score one closed minute against the baseline of its hour, then learn from it."""
+        hours = self.buckets.setdefault(topic, {})
         hour = minute.astimezone(UTC).hour
-        bucket = self._bucket(topic, hour)
+        bucket = hours.get(hour)
         if bucket is None:
-            self.buckets[topic][hour] = Bucket(float(records), 0.0, 1)
+            hours[hour] = Bucket(float(records), 0.0, 1)
             return Score(float(records), 0.0)
         deviation = records - bucket.mean
         sd = math.sqrt(max(bucket.var, bucket.mean, 1.0))
         score = deviation / sd if bucket.samples >= self.warmup else 0.0
         expected = bucket.mean
-        a = self.anomaly_alpha if abs(score) >= self.anomaly_z else self.alpha
+        a = max(self.alpha, 1 / (bucket.samples + 1))
+        if abs(score) >= self.anomaly_z:
+            a = self.anomaly_alpha
         bucket.mean += a * deviation
         bucket.var = (1 - a) * (bucket.var + a * deviation * deviation)
         bucket.samples += 1

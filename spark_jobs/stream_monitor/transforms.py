@@ -247,40 +247,50 @@ def lag_summary(lags: DataFrame, accuracy: int = 10_000) -> DataFrame:
     )
 
 
-def _live_seen(seen: DataFrame, now: datetime, window: timedelta) -> DataFrame:
-    start = F.lit(now - window).cast("timestamp")
-    return seen.where(F.col("first_seen_ts") > start).select("topic", "event_id")
+DEDUP_SCHEMA = T.StructType(
+    [
+        T.StructField("topic", T.StringType()),
+        T.StructField("event_id", T.StringType()),
+        T.StructField("first_seen_ts", T.TimestampType()),
+        T.StructField("duplicates", T.LongType()),
+    ]
+)
 
 
-def _batch_ids(classified: DataFrame) -> DataFrame:
-    valid = classified.where((F.col("outcome") == VALID) & F.col("event_id").isNotNull())
-    return valid.groupBy("topic", "event_id").agg(F.count(F.lit(1)).alias("occurrences"))
-
-
-def duplicate_counts(
+def dedup_ids(
     classified: DataFrame, seen: DataFrame, now: datetime, window: timedelta
 ) -> DataFrame:
-    """One row per topic with valid records: ``duplicates``, the valid records whose id was
-    already seen, earlier in this batch or in ``seen`` within ``window`` before ``now``.
+    """One row per (topic, event_id) first seen within ``window`` before ``now``, this batch
+    included: when it was first seen and how many of this batch's valid records repeat it.
 
-    ``seen`` has ``SEEN_SCHEMA``: the ids of earlier batches with the time each was first seen.
+    ``seen`` (``SEEN_SCHEMA``) holds the ids of earlier batches and when each was first seen.
+    A valid record repeats an id seen before, in an earlier batch or earlier in this one.
     """
-    ids = _batch_ids(classified)
-    known = _live_seen(seen, now, window).withColumn("known", F.lit(True))
-    joined = ids.join(known, ["topic", "event_id"], "left")
-    repeats = F.when(F.col("known"), F.col("occurrences")).otherwise(F.col("occurrences") - 1)
-    return joined.groupBy("topic").agg(F.sum(repeats).cast("long").alias("duplicates"))
-
-
-def next_seen(
-    classified: DataFrame, seen: DataFrame, now: datetime, window: timedelta
-) -> DataFrame:
-    """The dedup state after this batch, one row per (topic, event_id) first seen within
-    ``window`` before ``now``: the earlier ids still in the window and this batch's new ones."""
-    kept = seen.where(F.col("first_seen_ts") > F.lit(now - window).cast("timestamp"))
-    new = (
-        _batch_ids(classified)
-        .join(kept, ["topic", "event_id"], "left_anti")
-        .select("topic", "event_id", F.lit(now).cast("timestamp").alias("first_seen_ts"))
+    now_ts = F.lit(now).cast("timestamp")
+    live = seen.where(F.col("first_seen_ts") > F.lit(now - window).cast("timestamp"))
+    batch = (
+        classified.where((F.col("outcome") == VALID) & F.col("event_id").isNotNull())
+        .groupBy("topic", "event_id")
+        .agg(F.count(F.lit(1)).alias("occurrences"))
     )
-    return kept.select(*SEEN_SCHEMA.fieldNames()).unionByName(new)
+    joined = live.select("topic", "event_id", "first_seen_ts").join(
+        batch, ["topic", "event_id"], "full_outer"
+    )
+    occurrences = F.coalesce(F.col("occurrences"), F.lit(0))
+    repeats = F.when(F.col("first_seen_ts").isNotNull(), occurrences).otherwise(occurrences - 1)
+    return joined.select(
+        "topic",
+        "event_id",
+        F.coalesce(F.col("first_seen_ts"), now_ts).alias("first_seen_ts"),
+        repeats.cast("long").alias("duplicates"),
+    )
+
+
+def duplicate_counts(ids: DataFrame) -> DataFrame:
+    """One row per topic of ``dedup_ids``: the ``duplicates`` of this batch."""
+    return ids.groupBy("topic").agg(F.sum("duplicates").cast("long").alias("duplicates"))
+
+
+def next_seen(ids: DataFrame) -> DataFrame:
+    """The dedup state after this batch (``SEEN_SCHEMA``), from ``dedup_ids``."""
+    return ids.select(*SEEN_SCHEMA.fieldNames())
