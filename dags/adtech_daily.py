@@ -24,7 +24,8 @@ oldest first, because tracking and attribution of `ds` read the curated days bef
 
 **When a task fails** (after 3 retries, 1 to 4 minutes apart): its log names the cause (a
 reconciliation mismatch, a data-quality stop, a job error). Fix the cause and *clear* the
-task: it and everything after it run again for the same day, idempotently.
+task with its downstream tasks: they run again for the same day, idempotently. Until then
+the next day stops at `clean_tracking` (`depends_on_past`): no attribution over a hole.
 `landing_markers` timing out (24 h) means landing is behind: open `kafka_landing_hourly`
 and `tracking_csv_hourly`. The `BatchJobFailed` alert carries the task id as `job` and the
 run id.
