@@ -1,5 +1,5 @@
-"""The test stack made ready to run the DAGs: Airflow with its pools, the SQL endpoint with
-the ``adtech`` tables, and the Pushgateway the task callbacks push to.
+"""The test stack made ready to run the DAGs: Airflow (whose start-up creates the pools), the
+SQL endpoint with the ``adtech`` tables, and the Pushgateway the task callbacks push to.
 
 Imported by the conftest files of ``tests/dags`` and ``tests/browser``; every step is
 idempotent, so two folders asking for it in one session cost a second check, not a second
@@ -9,20 +9,14 @@ set-up.
 from __future__ import annotations
 
 import getpass
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
 from adplatform import lake
 from adplatform.hive_ddl import LOCATION_VARIABLE, ddl_files, statements
-from adplatform.orchestration.pools import pool_commands
 from adplatform.settings import Settings
-from adplatform.stack.airflow import airflow_env
 from tests.dags.airflow_api import AirflowApi
 
 PIPELINE_SERVICES = (
@@ -33,14 +27,6 @@ PIPELINE_SERVICES = (
     "spark-thrift",
     "pushgateway",
 )
-
-
-def create_pools(settings: Settings) -> None:
-    """What ``adplatform stack up`` should run once Airflow's database exists."""
-    env = {**os.environ, **airflow_env(settings)}
-    airflow = str(Path(sys.executable).parent / "airflow")
-    for command in pool_commands(airflow):
-        subprocess.run(command, env=env, check=True, capture_output=True, timeout=180)
 
 
 @contextmanager
@@ -70,7 +56,6 @@ def apply_ddl(settings: Settings) -> None:
 @pytest.fixture(scope="session")
 def pipeline_stack(test_stack) -> Settings:
     settings = test_stack.require(*PIPELINE_SERVICES)
-    create_pools(settings)
     apply_ddl(settings)
     return settings
 

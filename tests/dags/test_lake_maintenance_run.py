@@ -20,6 +20,7 @@ import pytest
 from adplatform import lake
 from adplatform.hdfs import WebHdfs, join
 from adplatform.maintenance import is_hidden
+from adplatform.orchestration.pools import SPARK_POOL, SPARK_POOL_SLOTS
 from tests.dags.pipeline_fixtures import hive_cursor
 
 pytestmark = pytest.mark.stack
@@ -89,6 +90,12 @@ def quarantine(settings, rows: list[tuple[str, str, date]]) -> None:
             for source, reason, day in rows
         )
         cursor.execute(f"INSERT INTO adtech.quarantine {selects}")
+
+
+def test_the_stack_creates_the_spark_pool(airflow_api):
+    """Airflow never runs a task whose pool is missing: the stack's start-up creates it."""
+    pool = airflow_api.call("GET", f"/pools/{SPARK_POOL}")
+    assert pool["slots"] == SPARK_POOL_SLOTS
 
 
 def test_lake_maintenance_deletes_compacts_and_summarises(pipeline_stack, airflow_api):
