@@ -8,9 +8,10 @@
 suite the landed records of the run's arrival window, through the clean job's own read and
 parse steps) and the suite's reference tables from the lake and the Hive catalog, runs the
 suite, writes results and Data Docs, pushes the metrics (job = ``--job``, the Airflow task
-id; source = the suite), and exits 1 when a critical expectation failed in any suite
-(0 otherwise, also with failed warnings). Every suite of a stage is validated even when an
-earlier one failed, so one run names every problem.
+id, by default ``validate_<stage>`` as the DAG's tasks are named; source = the suite), and
+exits 1 when a critical expectation failed in any suite (0 otherwise, also with failed
+warnings). Every suite of a stage is validated even when an earlier one failed, so one run
+names every problem.
 
 Stages: ``raw`` (the three raw suites, before the clean jobs), ``curated`` (the clean
 tables of ``ds`` and the ``ad_funnel`` days the run rebuilt), ``published``
@@ -67,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument(
         "--job",
         default="",
-        help="job label of the metrics: the Airflow task id (default: dq_<suite>)",
+        help="job label of the metrics: the Airflow task id "
+        "(default: validate_<stage>, or dq_<table> with --table)",
     )
     check.set_defaults(func=run_validate)
 
@@ -113,6 +115,7 @@ def run_validate(args: argparse.Namespace) -> int:
     settings = settings_module.load()
     run_id = args.run_id or manual_run_id()
     suites = STAGES[args.stage] if args.stage else (args.table,)
+    job = args.job or (f"validate_{args.stage}" if args.stage else f"dq_{args.table}")
     spark = _session(settings)
     failures: list[DataQualityError] = []
     for suite in suites:
@@ -120,7 +123,7 @@ def run_validate(args: argparse.Namespace) -> int:
         batch = load_batch(spark, settings, suite, args.ds, days)
         references = load_references(spark, settings, suite, args.ds, days)
         try:
-            with BatchRun(args.job or f"dq_{suite}", suite, run_id, settings=settings) as run:
+            with BatchRun(job, suite, run_id, settings=settings) as run:
                 validate(
                     batch,
                     suite,

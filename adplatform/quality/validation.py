@@ -78,26 +78,27 @@ class ExpectationOutcome:
     error: str | None
 
     def describe(self) -> str:
-        where = (
-            f"column {self.columns[0]}"
-            if len(self.columns) == 1
-            else f"columns {', '.join(self.columns)}"
-            if self.columns
-            else "the table"
-        )
-        parts = [f"{self.label} [{self.severity}] on {where}"]
+        """One line: label, severity, column(s), how many rows broke it and examples."""
+        if len(self.columns) == 1:
+            where = f"column {self.columns[0]}"
+        elif self.columns:
+            where = f"columns {', '.join(self.columns)}"
+        else:
+            where = "the table"
+        details = []
         if self.error:
-            parts.append(f"raised {self.error}")
+            details.append(f"raised {self.error}")
         elif self.element_count is not None:
-            parts.append(f"{self.unexpected_count} of {self.element_count} rows unexpected")
+            details.append(f"{self.unexpected_count} of {self.element_count} rows unexpected")
         elif self.unexpected_count:
             rows = "row" if self.unexpected_count == 1 else "rows"
-            parts.append(f"{self.unexpected_count} {rows} unexpected")
+            details.append(f"{self.unexpected_count} {rows} unexpected")
         if self.observed is not None:
-            parts.append(f"observed {self.observed}")
+            details.append(f"observed {self.observed}")
         if self.sample:
-            parts.append(f"e.g. {'; '.join(self.sample)}")
-        return ": ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if len(parts) > 2 else "")
+            details.append(f"e.g. {'; '.join(self.sample)}")
+        text = f"{self.label} [{self.severity}] on {where}"
+        return f"{text}: {', '.join(details)}" if details else text
 
 
 @dataclass(frozen=True)
