@@ -20,6 +20,7 @@ metrics, the logs and the error messages use, e.g.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -32,7 +33,8 @@ from adplatform.settings import REPO_ROOT
 if TYPE_CHECKING:
     from great_expectations.core.expectation_suite import ExpectationSuite
 
-SUITES_DIR = REPO_ROOT / "expectations"
+# The suites are files of the repository checkout, not of the Python package.
+SUITES_FOLDER = "expectations"
 SEVERITIES = ("critical", "warning")
 CRITICAL, WARNING = SEVERITIES
 SQL_EXPECTATION = "unexpected_rows_expectation"
@@ -154,16 +156,36 @@ def _referenced_views(query: str) -> Iterator[str]:
             yield word[len(REFERENCE_VIEW_PREFIX) :]
 
 
-def suite_path(name: str, suites_dir: Path = SUITES_DIR) -> Path:
-    return suites_dir / f"{name}.json"
+def default_suites_dir() -> Path:
+    """``expectations/`` of the repository checkout the code runs from.
+
+    Normally next to the ``adplatform`` package. Under ``spark-submit --py-files`` the
+    package is imported from the code zip (adplatform/orchestration/package.py), which holds
+    no suites; the driver then runs a job file of the checkout (client mode), so the
+    checkout is found from the running script.
+    """
+    candidates = [REPO_ROOT / SUITES_FOLDER]
+    if sys.argv and sys.argv[0]:
+        candidates += [parent / SUITES_FOLDER for parent in Path(sys.argv[0]).resolve().parents]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise SuiteError(
+        f"no {SUITES_FOLDER}/ folder next to the adplatform package ({REPO_ROOT}) or above "
+        f"the running script ({sys.argv[0] if sys.argv else '-'}): run from a checkout"
+    )
 
 
-def suite_names(suites_dir: Path = SUITES_DIR) -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in suites_dir.glob("*.json")))
+def suite_path(name: str, suites_dir: Path | None = None) -> Path:
+    return (suites_dir or default_suites_dir()) / f"{name}.json"
+
+
+def suite_names(suites_dir: Path | None = None) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in (suites_dir or default_suites_dir()).glob("*.json")))
 
 
 @cache
-def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> Suite:
+def load_suite(name: str, suites_dir: Path | None = None) -> Suite:
     """Read and check ``expectations/<name>.json``."""
     path = suite_path(name, suites_dir)
     if not path.is_file():

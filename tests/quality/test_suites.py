@@ -15,12 +15,12 @@ from adplatform.quality.cli import STAGES, register, suite_days
 from adplatform.quality.parameters import run_parameters
 from adplatform.quality.suites import (
     RAW_SUITES,
-    SUITES_DIR,
     TABLE_SUITES,
     SuiteError,
     expectation_label,
     load_suite,
     suite_names,
+    suite_path,
 )
 from adplatform.settings import Settings
 from tests.quality.tables import ddl_columns
@@ -73,7 +73,7 @@ def test_every_parameter_a_suite_uses_is_provided(name):
 
 
 def test_the_conventions_are_enforced_on_load(tmp_path):
-    good = json.loads((SUITES_DIR / "clicks.json").read_text())
+    good = json.loads(suite_path("clicks").read_text())
     cases = {
         "severity": lambda s: s["expectations"][0]["meta"].update(severity="high"),
         "label": lambda s: s["expectations"].append(s["expectations"][-1]),
@@ -175,3 +175,18 @@ def test_funnel_is_validated_over_the_days_its_job_rebuilds():
         date(2025, 3, 1),
         date(2025, 3, 9),
     )
+
+
+def test_suites_are_found_from_the_running_script_when_the_package_is_zipped(tmp_path, monkeypatch):
+    # As under spark-submit --py-files: the package's own folder has no expectations/.
+    from adplatform.quality import suites
+
+    monkeypatch.setattr(suites, "REPO_ROOT", tmp_path / "adplatform-0123.zip")
+    checkout = tmp_path / "checkout"
+    (checkout / "spark_jobs" / "data_quality").mkdir(parents=True)
+    (checkout / "expectations").mkdir()
+    monkeypatch.setattr("sys.argv", [str(checkout / "spark_jobs" / "data_quality" / "job.py")])
+    assert suites.default_suites_dir() == checkout / "expectations"
+    monkeypatch.setattr("sys.argv", [str(tmp_path / "elsewhere.py")])
+    with pytest.raises(SuiteError, match="run from a checkout"):
+        suites.default_suites_dir()
