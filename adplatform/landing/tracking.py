@@ -6,8 +6,9 @@ The click-tracking system drops one file per arrival hour, ``tracking_YYYYMMDD_H
 
 1. lists the inbox. A file is **still being written**, and left alone, when it ends in
    ``.part`` (writers that can, write ``name.csv.part`` and rename it to ``name.csv`` when it
-   is complete) or when it changed less than ``tracking_min_file_age_s`` ago (for writers
-   that cannot rename), or when its size changes while it is read;
+   is complete; ``hdfs dfs -put`` does the same with ``._COPYING_``) or when it changed less
+   than ``tracking_min_file_age_s`` ago (for writers that cannot rename), or when its size
+   changes while it is read;
 2. reads each complete file and its SHA-256. A checksum already in the ledger
    (``landing/tracking/_ledger/<sha256>.json``) is a **duplicate**: the file is removed from
    the inbox once the ledger's copy is verified to exist, and never landed again;
@@ -49,7 +50,9 @@ from adplatform.settings import Settings
 log = logging.getLogger(__name__)
 
 SOURCE = lake.TRACKING_SOURCE
-PART_SUFFIX = ".part"
+# Names of files still being written: the inbox's write-then-rename convention, and what
+# `hdfs dfs -put` writes before its own rename.
+IN_PROGRESS_SUFFIXES = (".part", "._COPYING_")
 FILE_NAME = re.compile(contracts.tracking_csv_spec()["file_name_regex"])
 # The hour in a file name, also in the names the intake derives (``-<sha>.csv``, ``.reason.json``).
 _HOUR_IN_NAME = re.compile(r"tracking_([0-9]{8})_([0-9]{2})")
@@ -193,7 +196,7 @@ class Intake:
         for entry in _list_or_empty(self.inbox_fs, self.inbox):
             if entry.is_dir or entry.name.startswith((".", "_")):
                 continue
-            if entry.name.endswith(PART_SUFFIX) or self._too_young(entry):
+            if entry.name.endswith(IN_PROGRESS_SUFFIXES) or self._too_young(entry):
                 self._pending(entry.name)
             elif not entry.name.endswith(".csv"):
                 log.warning("inbox %s: %s is not a .csv file; left alone", self.inbox, entry.name)

@@ -104,15 +104,17 @@ def test_a_part_file_is_left_until_it_is_renamed(env):
     data = csv_bytes("20250106_07", 2)
     (inbox / "tracking_20250106_06.csv").write_bytes(csv_bytes("20250106_06", 1))
     (inbox / "tracking_20250106_07.csv.part").write_bytes(data[:-7])
+    (inbox / "tracking_20250106_09.csv._COPYING_").write_bytes(data[:-7])
 
     result = intake(settings, until=t("2025-01-06 12:00"))
-    assert result.pending == ["tracking_20250106_07.csv.part"]
+    assert result.pending == ["tracking_20250106_07.csv.part", "tracking_20250106_09.csv._COPYING_"]
     assert (inbox / "tracking_20250106_07.csv.part").exists()
     # The file being written holds the hours from its own on open, whatever --until says.
     assert result.frontier == t("2025-01-06 07:00")
 
     (inbox / "tracking_20250106_07.csv.part").write_bytes(data)
     os.rename(inbox / "tracking_20250106_07.csv.part", inbox / "tracking_20250106_07.csv")
+    os.unlink(inbox / "tracking_20250106_09.csv._COPYING_")
     result = intake(settings, until=t("2025-01-06 12:00"))
     assert [f["name"] for f in result.landed] == ["tracking_20250106_07.csv"]
     assert result.frontier == t("2025-01-06 12:00")
