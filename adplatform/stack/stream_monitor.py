@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import requests
 
@@ -65,6 +66,12 @@ def monitor_env() -> dict[str, str]:
     """The driver and its Python workers import ``spark_jobs`` from the repository."""
     path = os.environ.get("PYTHONPATH", "")
     return {"PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT)}
+
+
+def exec_monitor(settings: Settings) -> NoReturn:
+    """Replace this process by the monitor (for a container's command, or a terminal)."""
+    argv = monitor_command(settings)
+    os.execve(argv[0], argv, {**os.environ, **settings.as_env(), **monitor_env()})
 
 
 class StreamMonitor(Service):
