@@ -16,6 +16,10 @@ pytest_plugins = ["tests.stack_fixtures"]
 def spark():
     from pyspark.sql import SparkSession
 
+    from adplatform.settings import REPO_ROOT
+
+    # from_avro lives in the spark-avro jar that `make setup` fetches (jvm/spark/pom.xml).
+    avro_jars = ",".join(str(p) for p in (REPO_ROOT / ".jars" / "spark").glob("spark-avro_*.jar"))
     session = (
         SparkSession.builder.master("local[2]")
         .appName("adplatform-unit-tests")
@@ -24,6 +28,7 @@ def spark():
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "1g")
+        .config("spark.jars", avro_jars)
         .getOrCreate()
     )
     yield session
