@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 ADPLATFORM := $(VENV)/adplatform
 
-.PHONY: setup up down status demo test lint format bench audit lock clean
+.PHONY: setup up down status demo test lint format audit lock clean
 
 setup:
 	@scripts/setup.sh
