@@ -17,6 +17,7 @@ docs/data-contracts.md explains every rule written here.
 
 from __future__ import annotations
 
+import importlib.resources
 import io
 import json
 import struct
@@ -25,14 +26,14 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import fastavro
 
 from adplatform.settings import Settings
 
-SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+# Through importlib.resources, so the schemas load from the --py-files zip of the jobs too.
+SCHEMAS_DIR = importlib.resources.files("adplatform") / "schemas"
 
 TOPIC_BID_REQUESTS = "bid_requests"
 TOPIC_AD_IMPRESSIONS = "ad_impressions"
