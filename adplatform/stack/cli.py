@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "up", help="start the services (all, or the named ones and what they need)"
     )
     up.add_argument("services", nargs="*")
+    up.add_argument(
+        "--no-stream-monitor",
+        action="store_true",
+        help="leave out the Spark Structured Streaming monitor (saves a JVM and a core)",
+    )
     up.set_defaults(func=_up)
 
     down = actions.add_parser("down", help="stop what `up` started")
@@ -36,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    rows = manager.up(settings_module.load(), args.services)
+    services = args.services
+    if args.no_stream_monitor and not services:
+        services = [s.name for s in manager.SERVICES if s.name != "stream-monitor"]
+    rows = manager.up(settings_module.load(), services)
     print(manager.format_status(rows))
     return 0
 

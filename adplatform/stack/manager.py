@@ -22,6 +22,7 @@ from adplatform.stack.metastore import Metastore
 from adplatform.stack.monitoring import Alertmanager, AlertReceiver, Prometheus, Pushgateway
 from adplatform.stack.process import ProcessHandle, ensure_port_free
 from adplatform.stack.service import Service, setting_env_name
+from adplatform.stack.stream_monitor import StreamMonitor
 from adplatform.stack.thrift_server import ThriftServer
 
 # In start order; `requires` makes a service wait for others to be healthy first.
@@ -31,6 +32,7 @@ SERVICES: list[Service] = [
     Kafka(),
     Metastore(),
     ThriftServer(),
+    StreamMonitor(),
     Pushgateway(),
     AlertReceiver(),
     Alertmanager(),
