@@ -37,15 +37,17 @@ def test_every_column_has_a_comment():
             assert re.search(r"\sCOMMENT\s'[^']+'", line), f"{path.name}: {line.strip()}"
 
 
+def _schemas(spark) -> dict:
+    """Schemas of the tables of adtech; the session's temporary views (other tests') aside."""
+    tables = spark.catalog.listTables("adtech")
+    return {t.name: spark.table(f"adtech.{t.name}").schema for t in tables if not t.isTemporary}
+
+
 def test_apply_is_idempotent(spark, adtech, lake_settings):
     assert sorted(adtech) == sorted(f"adtech.{t}" for t in TABLES)
-    before = {
-        t.name: spark.table(f"adtech.{t.name}").schema for t in spark.catalog.listTables("adtech")
-    }
+    before = _schemas(spark)
     apply_ddl(spark, lake_settings)
-    after = {
-        t.name: spark.table(f"adtech.{t.name}").schema for t in spark.catalog.listTables("adtech")
-    }
+    after = _schemas(spark)
     assert before == after
     assert set(after) == TABLES
 
