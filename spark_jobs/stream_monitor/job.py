@@ -25,6 +25,7 @@ import argparse
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -37,6 +38,7 @@ from spark_jobs.stream_monitor import transforms
 from spark_jobs.stream_monitor.monitor import (
     QUERY_NAME,
     Monitor,
+    Offsets,
     Options,
     ProgressListener,
     checkpoint_root,
@@ -81,6 +83,37 @@ def kafka_source_options(settings: Settings) -> dict[str, str]:
     return options
 
 
+def kafka_latest_offsets(settings: Settings) -> Callable[[], Offsets | None]:
+    """A function that asks the broker for the newest offset of every watched partition."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    consumer = KafkaConsumer(
+        **kafka_client_config(settings),
+        client_id="adplatform-monitor-offsets",
+        enable_auto_commit=False,
+        request_timeout_ms=10_000,
+    )
+
+    def latest() -> Offsets | None:
+        try:
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in transforms.TOPICS
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            ends = consumer.end_offsets(partitions)
+        except KafkaError as exc:
+            log.warning("newest Kafka offsets unknown: %s", exc)
+            return None
+        offsets: Offsets = {}
+        for tp, offset in ends.items():
+            offsets.setdefault(tp.topic, {})[str(tp.partition)] = offset
+        return offsets
+
+    return latest
+
+
 def ensure_topics(settings: Settings) -> None:
     """Create the watched topics that do not exist yet, with the broker's defaults.
 
@@ -113,7 +146,7 @@ def run(settings: Settings, options: Options) -> None:
     ensure_topics(settings)
     registry = CollectorRegistry()
     metrics = StreamMetrics(registry)
-    monitor = Monitor(spark, settings, metrics, options)
+    monitor = Monitor(spark, settings, metrics, options, kafka_latest_offsets(settings))
     log.info("Spark session ready in %.1fs; warming up", time.monotonic() - started)
     monitor.warm_up()
     log.info("warmed up after %.1fs", time.monotonic() - started)

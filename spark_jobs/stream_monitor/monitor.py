@@ -3,8 +3,9 @@
 ``Monitor.process_batch`` is the ``foreachBatch`` function: it measures a micro-batch with
 the transforms (Spark work only), then publishes the numbers to the Prometheus metrics of
 ``adplatform.metrics.StreamMetrics`` all at once. A housekeeping thread closes minutes into
-the volume baseline and expires the event-lag window; a query listener turns Spark's
-progress reports into the consumer lag.
+the volume baseline, expires the event-lag window and compares Kafka's newest offsets with
+what the query last committed (from a listener on Spark's progress reports): the consumer
+lag.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -57,17 +59,24 @@ def checkpoint_root(settings: Settings) -> str:
     return lake.checkpoint_path(settings, QUERY_NAME)
 
 
-def offsets_behind(latest: str | None, end: str | None) -> dict[str, int]:
-    """Per topic, the most offsets any partition is behind (progress offsets are JSON)."""
-    if not latest or not end:
+Offsets = dict[str, dict[str, int]]  # topic -> partition -> offset, as Spark reports them
+
+
+def parse_offsets(text: str | None) -> Offsets:
+    """A Kafka source offset of Spark's progress reports (JSON) as numbers."""
+    if not text:
         return {}
-    latest_doc, end_doc = json.loads(latest), json.loads(end)
+    return {t: {p: int(o) for p, o in parts.items()} for t, parts in json.loads(text).items()}
+
+
+def offsets_behind(latest: Offsets, read: Offsets) -> dict[str, int]:
+    """Per topic of ``latest``, the most offsets any partition is ahead of ``read``; a
+    partition not read yet is behind by all it holds."""
     behind: dict[str, int] = {}
-    for topic, partitions in latest_doc.items():
-        done = end_doc.get(topic, {})
+    for topic, partitions in latest.items():
+        done = read.get(topic, {})
         behind[topic] = max(
-            (max(0, int(newest) - int(done.get(p, 0))) for p, newest in partitions.items()),
-            default=0,
+            (max(0, newest - done.get(p, 0)) for p, newest in partitions.items()), default=0
         )
     return behind
 
@@ -81,12 +90,15 @@ class Monitor:
         settings: Settings,
         metrics: StreamMetrics,
         options: Options,
+        latest_offsets: Callable[[], Offsets | None],
         clock=time.time,
     ) -> None:
         self.spark = spark
         self.settings = settings
         self.metrics = metrics
         self.options = options
+        self.latest_offsets = latest_offsets
+        self.read_offsets: Offsets | None = None
         self.clock = clock
         self.rules = Rules.from_settings(settings)
         self.files = LakeFiles(spark)
@@ -109,7 +121,6 @@ class Monitor:
                 metrics.duplicates,
             ):
                 counter.labels(topic=topic).inc(0)
-            metrics.consumer_lag.labels(topic=topic).set(0)
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -270,14 +281,25 @@ class Monitor:
         if state is not None:
             self.files.write_text(self.baseline_uri, state)
 
-    def on_progress(self, latest: str | None, end: str | None) -> None:
-        for topic, behind in offsets_behind(latest, end).items():
-            self.metrics.consumer_lag.labels(topic=topic).set(behind)
+    def on_progress(self, end_offsets: str | None) -> None:
+        """A micro-batch committed: it read up to ``end_offsets``."""
+        offsets = parse_offsets(end_offsets)
+        if offsets:
+            with self.lock:
+                self.read_offsets = offsets
 
-    def on_idle(self) -> None:
-        # An idle query has read everything there is.
-        for topic in transforms.TOPICS:
-            self.metrics.consumer_lag.labels(topic=topic).set(0)
+    def update_consumer_lag(self) -> None:
+        """Newest offsets in Kafka against what the query read: asked of the broker every
+        round, so a query that is stuck shows a growing lag instead of its last report."""
+        with self.lock:
+            read = self.read_offsets
+        if read is None:  # nothing committed by this process yet
+            return
+        latest = self.latest_offsets()
+        if latest is None:  # broker unreachable: keep the last numbers
+            return
+        for topic, behind in offsets_behind(latest, read).items():
+            self.metrics.consumer_lag.labels(topic=topic).set(behind)
 
 
 def _remove(gauge, *labels: str) -> None:
@@ -297,10 +319,7 @@ class ProgressListener(StreamingQueryListener):
         if progress.name != QUERY_NAME:
             return
         for source in progress.sources:
-            self.monitor.on_progress(source.latestOffset, source.endOffset)
-
-    def onQueryIdle(self, event) -> None:
-        self.monitor.on_idle()
+            self.monitor.on_progress(source.endOffset)
 
     def onQueryTerminated(self, event) -> None:
         pass
@@ -310,5 +329,6 @@ def housekeeping_loop(monitor: Monitor, stop: threading.Event) -> None:
     while not stop.wait(HOUSEKEEPING_INTERVAL_S):
         try:
             monitor.housekeeping()
+            monitor.update_consumer_lag()
         except Exception:  # the next round tries again; the query must go on
             log.exception("housekeeping failed")
