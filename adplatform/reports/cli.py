@@ -64,7 +64,7 @@ def _progress(message: str) -> None:
 
 
 def _daily(args: argparse.Namespace) -> int:
-    if args.from_date != args.to_date:
+    if parse_date(args.from_date) != parse_date(args.to_date):
         raise UserError("--daily writes one day's report: give the same date to --from and --to")
     if args.out or args.query or args.format not in (None, "html") or args.campaign:
         raise UserError("--daily always writes every report of all campaigns, as HTML and CSV")
@@ -84,19 +84,19 @@ def run(args: argparse.Namespace) -> int:
     )
     reports = select(args.query)
     results = run_reports(settings, reports, params, progress=_progress)
-    args.format = args.format or "table"
-    if args.format == "html":
+    output_format = args.format or "table"
+    if output_format == "html":
         out = args.out or Path(f"campaign_report_{params.from_date}_{params.to_date}.html")
         page = render_html(results, params, endpoint(settings), datetime.now(UTC))
         write_atomically(out, page)
         print(f"wrote {out}", file=sys.stderr)
         return 0
-    if args.format == "csv" and args.out and (args.out.is_dir() or len(results) > 1):
+    if output_format == "csv" and args.out and (args.out.is_dir() or len(results) > 1):
         for name, result in results.items():
             write_atomically(args.out / f"{name}.csv", render_csv(result))
         print(f"wrote {len(results)} CSV files to {args.out}", file=sys.stderr)
         return 0
-    if args.format == "csv":
+    if output_format == "csv":
         parts = [render_csv(r) for r in results.values()]
         if len(results) > 1:
             parts = [f"# {name}\n{text}" for name, text in zip(results, parts, strict=True)]

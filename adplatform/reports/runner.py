@@ -32,6 +32,7 @@ class ReportResult:
 
 
 def endpoint(settings: Settings) -> str:
+    """``host:port`` of the HiveServer2 endpoint, as reports name their source."""
     return f"{settings.hiveserver2_host}:{settings.thrift_port}"
 
 
@@ -58,6 +59,8 @@ def connect(settings: Settings, hivevars: dict[str, str]):
         return hive.connect(
             host=host,
             port=port,
+            # The Thrift Server reads HDFS as the session's user, and the lake root is
+            # private to the user that runs the platform: this one.
             username=getpass.getuser(),
             configuration=session_configuration(hivevars),
         )
