@@ -89,9 +89,10 @@ class NameNode(Service):
         )
 
     def healthy(self, settings: Settings) -> bool:
+        # Up, not out of safe mode: after a restart the NameNode leaves safe mode only
+        # once the DataNode, which waits for this check, has reported its blocks.
         try:
-            state = _namenode_jmx(settings, "Hadoop:service=NameNode,name=NameNodeInfo")
-            return bool(state) and state.get("Safemode", "") == ""
+            return bool(_namenode_jmx(settings, "Hadoop:service=NameNode,name=NameNodeInfo"))
         except (requests.RequestException, ValueError, KeyError):
             return False
 
@@ -126,6 +127,7 @@ class DataNode(Service):
     def healthy(self, settings: Settings) -> bool:
         try:
             state = _namenode_jmx(settings, "Hadoop:service=NameNode,name=FSNamesystemState")
-            return state.get("NumLiveDataNodes", 0) >= 1
+            info = _namenode_jmx(settings, "Hadoop:service=NameNode,name=NameNodeInfo")
+            return state.get("NumLiveDataNodes", 0) >= 1 and info.get("Safemode", "") == ""
         except (requests.RequestException, ValueError, KeyError):
             return False

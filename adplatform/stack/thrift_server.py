@@ -38,6 +38,10 @@ class ThriftServer(Service):
             f"hive.server2.thrift.port={settings.thrift_port}",
             "--hiveconf",
             f"hive.server2.thrift.bind.host={settings.host}",
+            # Queries read the lake as the platform's user: the lake root is private to it
+            # (raw data is personal), and analysts reach tables only through this endpoint.
+            "--hiveconf",
+            "hive.server2.enable.doAs=false",
             "spark-internal",
         ]
 
