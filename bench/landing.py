@@ -112,7 +112,8 @@ def _case(settings: Settings, name: str, records: int, span: timedelta, batch: i
     )
     wall_s = time.monotonic() - started
     if result.returncode != 0:
-        raise SystemExit(f"the landing job failed:\n{result.stderr[-3000:]}")
+        lines = [x for x in result.stderr.splitlines() if not x.lstrip().startswith("at ")]
+        raise SystemExit("the landing job failed:\n" + "\n".join(lines[-60:]))
     lines = [m.groupdict() for m in SUMMARY.finditer(result.stdout)]
     landed = sum(int(m["records"]) for m in lines)
     landing_s = max(float(m["seconds"]) for m in lines)

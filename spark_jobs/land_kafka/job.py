@@ -247,7 +247,14 @@ class TopicLanding:
 
 
 def session() -> SparkSession:
-    spark = SparkSession.builder.appName(JOB).getOrCreate()
+    spark = (
+        SparkSession.builder.appName(JOB)
+        # Each batch closes one file per hour and task on HDFS. The client waits 400 ms by
+        # default before it asks again whether a closed file's last block is complete,
+        # which doubled the write time of a batch spread over 72 hours (measured).
+        .config("spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms", "50")
+        .getOrCreate()
+    )
     # Hour folders and markers are in UTC; Parquet timestamps in the format every reader
     # (Hive, DuckDB, pyarrow) reads as an instant.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
