@@ -17,7 +17,7 @@ other work on the machine changes the numbers a lot.
     .venv/bin/python bench/landing.py --records 400000            # a running `adplatform stack`
     .venv/bin/python bench/landing.py --records 400000 --private-stack
 
-Results: ``bench/results/landing-<date>.json``.
+Results: ``bench/results/landing-<date>.json`` (each run of the day is appended to ``runs``).
 """
 
 from __future__ import annotations
@@ -140,6 +140,11 @@ def _case(settings: Settings, name: str, records: int, span: timedelta, batch: i
     return row
 
 
+def _git_commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
 def _private_stack(home: Path) -> Settings:
     from adplatform.stack import manager
     from adplatform.stack.process import free_port
@@ -179,16 +184,22 @@ def main(argv: list[str] | None = None) -> int:
                 from adplatform.stack import manager
 
                 manager.down(settings, ["kafka", "hdfs-datanode", "hdfs-namenode"])
-    result = {
-        "benchmark": "landing",
+    run = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
+        "git_commit": _git_commit(),
+        "cases": cases,
+    }
+    # Runs of the same day accumulate: on a shared machine one run is not the truth.
+    result = json.loads(args.results.read_text()) if args.results.exists() else {}
+    result.update(
+        benchmark="landing",
+        machine={
             "cpus": os.cpu_count(),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "python": platform.python_version(),
         },
-        "cases": cases,
-    }
+    )
+    result["runs"] = [*result.get("runs", []), run]
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(result, indent=1) + "\n")
     print(f"results in {args.results}")
