@@ -57,6 +57,8 @@ FILE_NAME = re.compile(contracts.tracking_csv_spec()["file_name_regex"])
 # The hour in a file name, also in the names the intake derives (``-<sha>.csv``, ``.reason.json``).
 _HOUR_IN_NAME = re.compile(r"tracking_([0-9]{8})_([0-9]{2})")
 TMP_MAX_AGE = timedelta(hours=1)
+# A file still being written after this long is reported: its writer may have died.
+STALE_PENDING = timedelta(hours=1)
 
 
 class Reason:
@@ -197,7 +199,7 @@ class Intake:
             if entry.is_dir or entry.name.startswith((".", "_")):
                 continue
             if entry.name.endswith(IN_PROGRESS_SUFFIXES) or self._too_young(entry):
-                self._pending(entry.name)
+                self._pending(entry)
             elif not entry.name.endswith(".csv"):
                 log.warning("inbox %s: %s is not a .csv file; left alone", self.inbox, entry.name)
                 self.result.ignored.append(entry.name)
@@ -209,16 +211,26 @@ class Intake:
     def _too_young(self, entry: FileStatus) -> bool:
         return self.clock() - entry.mtime_s < self.min_age_s
 
-    def _pending(self, name: str) -> None:
-        self.result.pending.append(name)
-        hour = file_hour(name)
+    def _pending(self, entry: FileStatus) -> None:
+        self.result.pending.append(entry.name)
+        hour = file_hour(entry.name)
         if hour is not None:
             self._pending_hours.append(hour)
+        idle_s = self.clock() - entry.mtime_s
+        if idle_s > STALE_PENDING.total_seconds():
+            log.warning(
+                "inbox %s: %s has not changed for %.0f h and holds the tracking hours from %s "
+                "open; if its writer died, complete and rename it or remove it",
+                self.inbox,
+                entry.name,
+                idle_s / 3600,
+                markers.iso(hour) if hour else "its hour",
+            )
 
     def _take(self, entry: FileStatus) -> None:
         data = self.inbox_fs.read(entry.uri)
         if len(data) != entry.size:
-            self._pending(entry.name)  # still growing: the next run takes it
+            self._pending(entry)  # still growing: the next run takes it
             return
         sha = hashlib.sha256(data).hexdigest()
         rows = data_rows(data)

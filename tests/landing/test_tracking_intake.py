@@ -99,7 +99,7 @@ def test_another_file_with_the_same_name_lands_beside_it_and_reopens_the_hour(en
     assert "Re-run the daily run" in caplog.text
 
 
-def test_a_part_file_is_left_until_it_is_renamed(env):
+def test_a_part_file_is_left_until_it_is_renamed(env, caplog):
     settings, inbox = env
     data = csv_bytes("20250106_07", 2)
     (inbox / "tracking_20250106_06.csv").write_bytes(csv_bytes("20250106_06", 1))
@@ -111,6 +111,10 @@ def test_a_part_file_is_left_until_it_is_renamed(env):
     assert (inbox / "tracking_20250106_07.csv.part").exists()
     # The file being written holds the hours from its own on open, whatever --until says.
     assert result.frontier == t("2025-01-06 07:00")
+    # Still there two hours later: its writer may have died, and the operator is told.
+    later = time.time() + 2 * 3600
+    assert intake(settings, clock=lambda: later, until=t("2025-01-06 12:00")).landed == []
+    assert "tracking_20250106_07.csv.part has not changed for 2 h" in caplog.text
 
     (inbox / "tracking_20250106_07.csv.part").write_bytes(data)
     os.rename(inbox / "tracking_20250106_07.csv.part", inbox / "tracking_20250106_07.csv")
