@@ -59,8 +59,8 @@ def connect(settings: Settings, hivevars: dict[str, str]):
         return hive.connect(
             host=host,
             port=port,
-            # The Thrift Server reads HDFS as the session's user, and the lake root is
-            # private to the user that runs the platform: this one.
+            # Only a name for the server's logs: the Thrift Server reads the lake as the
+            # platform's user, whoever connects.
             username=getpass.getuser(),
             configuration=session_configuration(hivevars),
         )

@@ -18,7 +18,7 @@
 --   to_date      last UTC date, YYYY-MM-DD, included (required)
 --   campaign_id  one campaign id, or empty or unset for every campaign (optional)
 -- Usage:
---   beeline -u jdbc:hive2://127.0.0.1:10000/default -n "$(whoami)" --hivevar from_date=2026-03-01 --hivevar to_date=2026-03-31 --hivevar campaign_id= -f hive/reports/pacing.sql
+--   beeline -u jdbc:hive2://127.0.0.1:10000/default --hivevar from_date=2026-03-01 --hivevar to_date=2026-03-31 --hivevar campaign_id= -f hive/reports/pacing.sql
 WITH days AS (
   SELECT EXPLODE(SEQUENCE(DATE '${hivevar:from_date}', DATE '${hivevar:to_date}', INTERVAL 1 DAY)) AS dt
 ),

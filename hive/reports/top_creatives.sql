@@ -19,7 +19,7 @@
 --   campaign_id  one campaign id, or empty or unset for every campaign (optional)
 --   top_n        creatives kept per campaign, a whole number (optional, default 10)
 -- Usage:
---   beeline -u jdbc:hive2://127.0.0.1:10000/default -n "$(whoami)" --hivevar from_date=2026-03-01 --hivevar to_date=2026-03-31 --hivevar campaign_id= --hivevar top_n=5 -f hive/reports/top_creatives.sql
+--   beeline -u jdbc:hive2://127.0.0.1:10000/default --hivevar from_date=2026-03-01 --hivevar to_date=2026-03-31 --hivevar campaign_id= --hivevar top_n=5 -f hive/reports/top_creatives.sql
 WITH impressions_in_range AS (
   SELECT campaign_id, creative_id, win_price_micros
   FROM adtech.ad_funnel

@@ -58,8 +58,7 @@ def test_header(report):
     usage = section(lines, "Usage")
     assert len(usage) == 1
     command = usage[0]
-    # -n: the Thrift Server reads HDFS as the session's user (docs/reports.md).
-    assert command.startswith('beeline -u jdbc:hive2://127.0.0.1:10000/default -n "$(whoami)" ')
+    assert command.startswith("beeline -u jdbc:hive2://127.0.0.1:10000/default ")
     assert command.endswith(f" -f hive/reports/{report.name}.sql")
     for name in report.variables():
         assert f"--hivevar {name}=" in command
