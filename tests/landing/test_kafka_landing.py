@@ -116,6 +116,23 @@ def test_three_days_land_exactly_once_by_record_time_and_close_their_hours(stack
     assert markers.read_marker(fs, settings, days, base)["run_id"] == "run-1"
     assert markers.read_marker(fs, settings, days, base + 70 * HOUR)["reason"] == "drained"
 
+    # A record stamped in an hour that is already closed (a producer's clock behind): it
+    # lands in that hour, whose marker is rewritten with the new count and says so.
+    late_ts = int((base + 30 * HOUR + timedelta(minutes=7)).timestamp() * 1000)
+    late = produce(settings, days, [(1, late_ts, b"late", b"late record")])
+    before = markers.read_marker(fs, settings, days, base + 30 * HOUR)
+    result = run_landing(settings, [days], later, "run-3")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert landed(spark, settings, days) == expected(produced + late)
+    after = markers.read_marker(fs, settings, days, base + 30 * HOUR)
+    assert after["records"] == before["records"] + 1
+    assert after["reason"] == "late_records" and after["run_id"] == "run-3"
+    assert after["reopened"] == [
+        {"run_id": "run-3", "at": after["closed_at"], "previous": {"records": before["records"]}}
+    ]
+    # (spark-submit's Python driver writes its stderr to spark-submit's stdout)
+    assert "Re-run the daily run(s) that read this hour" in result.stdout
+
 
 def _exists(fs, uri: str) -> bool:
     return fs.status(uri) is not None
