@@ -107,6 +107,11 @@ class Monitor:
         self.baseline_uri = f"{self.root}/volume_baseline.json"
         text = self.files.read_text(self.baseline_uri)
         self.baseline = VolumeBaseline.from_json(json.loads(text)) if text else VolumeBaseline()
+        log.info(
+            "volume baseline: %d topic-hours restored from %s",
+            sum(len(hours) for hours in self.baseline.buckets.values()),
+            self.baseline_uri,
+        )
         self.volumes = MinuteVolumes(transforms.TOPICS, self._now())
         self.lags: deque[tuple[datetime, DataFrame]] = deque()
         self.lock = threading.Lock()

@@ -19,6 +19,7 @@ import dataclasses
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -288,6 +289,13 @@ def test_a_restart_counts_what_arrived_meanwhile_once_and_nothing_before(live: L
         VISIBLE_WITHIN_S,
         "the record sent before the restart",
     )
+    # The baseline has learnt a closed minute of both topics (the first minute after the
+    # start closes up to two minutes later), so there is something to restore.
+    eventually(
+        lambda: len(live.query("adtech_stream_volume_expected_records")) == 2,
+        150,
+        "a closed minute in the volume baseline before the restart",
+    )
     live.stop_monitor()
 
     at = datetime.now(UTC) - timedelta(seconds=5)
@@ -296,12 +304,18 @@ def test_a_restart_counts_what_arrived_meanwhile_once_and_nothing_before(live: L
     live.send(IMPS, meanwhile_imps)
     live.send(BIDS, meanwhile_bids)
 
+    log_size = live.handle.log_file.stat().st_size
     live.start_monitor()
-    # The baseline comes back from the lake before any new minute is closed.
+    # The baseline comes back from the lake: what it learnt before the restart, read before
+    # the first micro-batch (a fresh baseline would say 0 topic-hours).
+    restarted_log = live.handle.log_file.read_bytes()[log_size:].decode(errors="replace")
+    restored = re.search(r"volume baseline: (\d+) topic-hours restored", restarted_log)
+    assert restored, f"no baseline line in {live.handle.log_file}"
+    assert int(restored.group(1)) >= 2, f"the volume baseline restored from {checkpoint}"
     eventually(
         lambda: len(live.query("adtech_stream_volume_expected_records")) == 2,
-        30,
-        f"the volume baseline restored from {checkpoint}",
+        VISIBLE_WITHIN_S,
+        "the restored volume baseline in Prometheus",
     )
     # A new process starts its counters at zero: after the restart they hold exactly what
     # arrived while it was down, not one record more.
