@@ -1,0 +1,32 @@
+"""Fixtures of the fault-injection suite (docs/chaos.md)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from adplatform.hive_ddl import apply_ddl
+from adplatform.settings import Settings
+
+PSEUDONYM_KEY = "chaos-test-key"
+
+
+def closed_port() -> int:
+    """A port where nothing listens: metrics pushed there fail fast and are only logged."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_lake(spark, tmp_path_factory) -> Settings:
+    """A throw-away lake on the local disk, and the session's ``adtech`` database (shared with
+    tests/spark_jobs and tests/quality, which use other dates)."""
+    settings = Settings(
+        lake_uri=f"file://{tmp_path_factory.mktemp('chaos_lake')}",
+        pseudonym_key=PSEUDONYM_KEY,
+        pushgateway_port=closed_port(),
+    )
+    apply_ddl(spark, settings)
+    return settings
