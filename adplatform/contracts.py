@@ -366,7 +366,7 @@ def impression_kafka_record(line: bytes) -> tuple[bytes | None, bytes]:
     """
     try:
         obj = json.loads(line.decode("utf-8", errors="surrogateescape"))
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes: not an object
         obj = None
     if not isinstance(obj, dict):
         text = line.decode("utf-8", errors="replace")

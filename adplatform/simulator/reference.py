@@ -180,7 +180,7 @@ class Reference:
             return Reason.INVALID_UTF8
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to read
             return Reason.MALFORMED_JSON
         if not isinstance(obj, dict) or FLUENTD_UNMATCHED_KEY in obj:
             return Reason.MALFORMED_JSON
