@@ -215,3 +215,21 @@ def test_the_intake_takes_a_whole_tracking_file_or_names_why_not(name, data):
             tracking.Reason.TRUNCATED, tracking.Reason.BAD_HEADER,
         }  # fmt: skip
         assert detail
+
+
+def _nested(depth: int, array: bool) -> bytes:
+    opener, closer = (b"[", b"]") if array else (b'{"a":', b"}")
+    return opener * depth + b"1" + closer * depth
+
+
+nested_json = st.builds(_nested, st.integers(min_value=1, max_value=200_000), st.booleans())
+
+
+@PURE
+@given(nested_json)
+def test_json_nested_at_any_depth_is_published_and_checked_without_raising(line):
+    # Python's parser gives up at its recursion limit (RecursionError, not ValueError).
+    key, value = contracts.impression_kafka_record(line)
+    assert key is None
+    reason = _checked(Raw.kafka("impressions", value, ARRIVAL_MS))
+    assert reason in {Reason.MALFORMED_JSON, Reason.MISSING_FIELD}
