@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,10 @@ class Settings:
     last_click_lookback_days: int = 7
     last_view_lookback_days: int = 1
     late_grace_hours: int = 6
+    # The first day the daily pipeline owns (UTC, YYYY-MM-DD): unpausing `adtech_daily`
+    # creates a run for every day from here on (catchup). It is the simulator's default first
+    # day, so `make demo` processes what it simulates; a deployment sets its go-live day.
+    pipeline_start_date: str = "2025-01-06"
     # How often Prometheus scrapes its targets and evaluates rules, in seconds.
     prometheus_scrape_interval_s: int = 15
     # Seconds a service may take to become healthy before `stack up` gives up.
@@ -151,6 +156,16 @@ class Settings:
     @property
     def airflow_home(self) -> Path:
         return self.state_dir / "airflow"
+
+    @property
+    def pipeline_start(self) -> date:
+        try:
+            return date.fromisoformat(self.pipeline_start_date)
+        except ValueError:
+            raise SettingsError(
+                f"{ENV_PREFIX}PIPELINE_START_DATE={self.pipeline_start_date!r} is not a date "
+                "(YYYY-MM-DD)"
+            ) from None
 
     def with_overrides(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -48,7 +48,7 @@ with DAG(
     dag_id="adtech_daily",
     doc_md=__doc__,
     schedule=defaults.daily(),
-    start_date=defaults.PIPELINE_START,
+    start_date=defaults.pipeline_start(),
     catchup=True,
     max_active_runs=1,
     default_args=defaults.default_args(),

@@ -32,7 +32,7 @@ with DAG(
     dag_id="kafka_landing_hourly",
     doc_md=__doc__,
     schedule=defaults.hourly(),
-    start_date=defaults.PIPELINE_START,
+    start_date=defaults.pipeline_start(),
     catchup=False,
     max_active_runs=1,
     default_args=defaults.default_args(),

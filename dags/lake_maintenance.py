@@ -42,7 +42,7 @@ with DAG(
     dag_id="lake_maintenance",
     doc_md=__doc__,
     schedule=[assets.CAMPAIGN_DAILY],
-    start_date=defaults.PIPELINE_START,
+    start_date=defaults.pipeline_start(),
     catchup=False,
     max_active_runs=1,
     default_args=defaults.default_args(),

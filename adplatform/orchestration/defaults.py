@@ -19,11 +19,16 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable
 
+from adplatform import settings as settings_module
 from adplatform.metrics import task_failure_callback, task_success_callback
 
-# The first day adtech_daily owns: catchup creates a run for every day from here on. It is
-# the simulator's default first day, so a fresh demo stack processes what it simulated.
-PIPELINE_START = pendulum.datetime(2025, 1, 6, tz="UTC")
+
+def pipeline_start() -> pendulum.DateTime:
+    """The first day the DAGs own (setting ``pipeline_start_date``): catchup creates a run
+    for every day from here on."""
+    day = settings_module.load().pipeline_start
+    return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+
 
 OWNER = "data-platform"
 TAG = "adtech"
