@@ -197,6 +197,7 @@ class Simulation:
             for hour, target in enumerate(hourly_targets(self.cfg.events_per_day)):
                 self._hour(day, hour, target)
                 self.progress(target)
+        self._deliver_every_tracking_hour()
         self._write_dims()
         self.out.append_lines(
             FAULT_LOG,
@@ -659,6 +660,16 @@ class Simulation:
             for offset, (_, source, _, kind, record_id, event_ms) in enumerate(by_file[name]):
                 if kind:
                     self._fault(source, kind, record_id, event_ms, file=name, line=first + offset)
+
+    def _deliver_every_tracking_hour(self) -> None:
+        """The click-tracking export delivers a file every hour, the header alone when no row
+        arrived in it, from the first simulated hour to the end of the last day's grace
+        period (later hours get one only when rows arrive then): the hourly intake finds the
+        file of each hour it waits for, and the daily runs find every hour they read closed."""
+        header = contracts.TRACKING_CSV_HEADER.encode()
+        end_ms = self.end_ms + int(self.cfg.rules.late_grace.total_seconds() * 1000)
+        for hour_ms in range(self.start_ms, end_ms, HOUR_MS):
+            self.out.append_lines(tracking_file_name(hour_ms), (), header=header)
 
     def _tracking_row(
         self,
