@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 ADPLATFORM := $(VENV)/adplatform
 
-.PHONY: setup up down status demo test lint format audit lock clean
+.PHONY: setup up down status demo test lint format audit lock clean bench
 
 setup:
 	@scripts/setup.sh
@@ -30,6 +30,12 @@ format: setup
 
 test: lint
 	$(VENV)/pytest
+
+# The batch pipeline (Spark via spark-submit) against its DuckDB peer (docs/performance.md).
+# BENCH_VOLUMES: impressions per day, comma-separated; the issue's are 1000000,5000000,20000000.
+BENCH_VOLUMES ?= 200000
+bench: setup
+	nice -n 10 $(VENV)/python bench/pipeline.py --volumes $(BENCH_VOLUMES)
 
 # Re-resolve requirements.in into requirements.txt in a scratch environment.
 lock:

@@ -1,0 +1,5 @@
+import sys
+
+from bench.peer import main
+
+sys.exit(main())
