@@ -258,12 +258,12 @@ def spark_profile(log_file: Path, started: datetime, seconds: float) -> dict:
     """Where a spark-submit's wall time went, from its driver log (second resolution).
 
     ``to_context_s``: JVM, Python and SparkContext start; ``in_spark_jobs_s``: the sum of the
-    Spark jobs' durations (jobs AQE runs at once overlap, so this can exceed their span);
+    stages' durations (stages AQE runs at once overlap, so this can exceed their span);
     ``codegen_s``: Janino compilation of generated code; ``rest_s``: what is left (session and
     Hive client start, planning, metastore calls, Python on the driver, shutdown).
     """
     stamp = re.compile(r"^(\d\d/\d\d/\d\d \d\d:\d\d:\d\d) ")
-    took = re.compile(r"Job \d+ finished: .* took ([0-9.]+) ms")
+    took = re.compile(r"(?:ShuffleMapStage|ResultStage) \d+ \(.*\) finished in ([0-9.]+) ms")
     generated = re.compile(r"Code generated in ([0-9.]+) ms")
     context = None
     jobs_ms = codegen_ms = 0.0
@@ -598,7 +598,7 @@ def markdown(result: dict, host: dict) -> str:
         "",
         "Where each spark-submit's time went (from its driver log; seconds):",
         "",
-        "| job | wall | to SparkContext | in Spark jobs | code generation (Janino) "
+        "| job | wall | to SparkContext | in Spark stages | code generation (Janino) "
         "| rest (session, Hive client, planning, metastore, driver Python) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
