@@ -17,8 +17,9 @@ down: setup
 status: setup
 	@$(ADPLATFORM) stack status
 
+# More days or traffic: make demo DEMO_ARGS="--days 3 --events-per-day 5000"
 demo: setup
-	@$(ADPLATFORM) demo
+	@$(ADPLATFORM) demo $(DEMO_ARGS)
 
 lint: setup
 	$(VENV)/ruff check .

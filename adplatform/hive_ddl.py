@@ -51,6 +51,20 @@ def apply_ddl(spark: SparkSession, settings: Settings, hive_dir: Path = HIVE_DIR
     return [f"{lake.DATABASE}.{table_name(p)}" for p in ddl_files(hive_dir)[1:]]
 
 
+def apply_ddl_through_hiveserver2(settings: Settings, hive_dir: Path = HIVE_DIR) -> None:
+    """The same DDL through the stack's HiveServer2 endpoint, without a Spark driver."""
+    from adplatform.reports.runner import connect
+
+    conn = connect(settings, {})
+    try:
+        cursor = conn.cursor()
+        for path in ddl_files(hive_dir):
+            for statement in statements(path.read_text()):
+                cursor.execute(statement.replace(LOCATION_VARIABLE, lake.database_path(settings)))
+    finally:
+        conn.close()
+
+
 def _init(args: argparse.Namespace) -> int:
     from pyspark.sql import SparkSession
 

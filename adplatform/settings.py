@@ -90,6 +90,9 @@ class Settings:
     # creates a run for every day from here on (catchup). It is the simulator's default first
     # day, so `make demo` processes what it simulates; a deployment sets its go-live day.
     pipeline_start_date: str = "2025-01-06"
+    # The last day it owns (empty: no end). `make demo` and the test stack set their last
+    # simulated day, so that catchup stops there instead of waiting for days nobody delivers.
+    pipeline_end_date: str = ""
     # How often Prometheus scrapes its targets and evaluates rules, in seconds.
     prometheus_scrape_interval_s: int = 15
     # Seconds a service may take to become healthy before `stack up` gives up.
@@ -159,13 +162,13 @@ class Settings:
 
     @property
     def pipeline_start(self) -> date:
-        try:
-            return date.fromisoformat(self.pipeline_start_date)
-        except ValueError:
-            raise SettingsError(
-                f"{ENV_PREFIX}PIPELINE_START_DATE={self.pipeline_start_date!r} is not a date "
-                "(YYYY-MM-DD)"
-            ) from None
+        return _date("pipeline_start_date", self.pipeline_start_date)
+
+    @property
+    def pipeline_end(self) -> date | None:
+        return (
+            _date("pipeline_end_date", self.pipeline_end_date) if self.pipeline_end_date else None
+        )
 
     def with_overrides(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -178,6 +181,15 @@ class Settings:
             if value != "" and value is not None:
                 env[ENV_PREFIX + f.name.upper()] = str(value)
         return env
+
+
+def _date(name: str, raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a date (YYYY-MM-DD)"
+        ) from None
 
 
 def _coerce(name: str, raw: str, kind: type) -> object:

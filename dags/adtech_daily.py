@@ -49,6 +49,7 @@ with DAG(
     doc_md=__doc__,
     schedule=defaults.daily(),
     start_date=defaults.pipeline_start(),
+    end_date=defaults.pipeline_end(),
     catchup=True,
     max_active_runs=1,
     default_args=defaults.default_args(),

@@ -43,9 +43,15 @@ class ServiceStack:
             manager.down(self.settings, sorted(self.started))
 
 
+# The days the test stack's adtech_daily owns: tests/dags/test_adtech_daily_run.py simulates
+# them. Later than the 2024 days tests/dags/test_lake_maintenance_run.py seeds.
+TEST_PIPELINE_DAYS = {"pipeline_start_date": "2024-09-02", "pipeline_end_date": "2024-09-03"}
+
+
 @pytest.fixture(scope="session")
 def test_stack(tmp_path_factory: pytest.TempPathFactory):
-    stack = ServiceStack(free_port_settings(tmp_path_factory.mktemp("stack")))
+    settings = free_port_settings(tmp_path_factory.mktemp("stack"), **TEST_PIPELINE_DAYS)
+    stack = ServiceStack(settings)
     yield stack
     stack.stop()
 

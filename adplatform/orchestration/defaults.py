@@ -30,6 +30,14 @@ def pipeline_start() -> pendulum.DateTime:
     return pendulum.datetime(day.year, day.month, day.day, tz="UTC")
 
 
+def pipeline_end() -> pendulum.DateTime | None:
+    """The last day ``adtech_daily`` owns (setting ``pipeline_end_date``), None for no end.
+    Only the daily DAG takes it: Airflow does not run a task whose logical date is after its
+    DAG's end, and the landing DAGs must go on landing late data of the last day."""
+    day = settings_module.load().pipeline_end
+    return None if day is None else pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+
+
 OWNER = "data-platform"
 TAG = "adtech"
 

@@ -14,10 +14,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from adplatform import lake
-from adplatform.hive_ddl import LOCATION_VARIABLE, ddl_files, statements
+from adplatform.airflow_api import AirflowApi
+from adplatform.hive_ddl import apply_ddl_through_hiveserver2
 from adplatform.settings import Settings
-from tests.dags.airflow_api import AirflowApi
 
 PIPELINE_SERVICES = (
     "airflow-api-server",
@@ -44,19 +43,10 @@ def hive_cursor(settings: Settings) -> Iterator:
         conn.close()
 
 
-def apply_ddl(settings: Settings) -> None:
-    """The DDL of hive/ through the HiveServer2 endpoint (``adplatform hive init`` does the
-    same through a SparkSession; both are ``IF NOT EXISTS``)."""
-    with hive_cursor(settings) as cursor:
-        for path in ddl_files():
-            for statement in statements(path.read_text()):
-                cursor.execute(statement.replace(LOCATION_VARIABLE, lake.database_path(settings)))
-
-
 @pytest.fixture(scope="session")
 def pipeline_stack(test_stack) -> Settings:
     settings = test_stack.require(*PIPELINE_SERVICES)
-    apply_ddl(settings)
+    apply_ddl_through_hiveserver2(settings)
     return settings
 
 
