@@ -35,7 +35,9 @@ from spark_jobs.common.validation import Check, first_failure, first_missing
 SOURCE = "tracking"
 CLICK = "click"
 CONVERSION = "conversion"
-FILE_NAME_REGEX = r"^tracking_([0-9]{8})_([0-9]{2})\.csv$"
+# A second content under a name already landed lands beside the first as
+# tracking_YYYYMMDD_HH-<sha256[:16]>.csv (adplatform/landing/tracking.py): same hour.
+FILE_NAME_REGEX = r"^tracking_([0-9]{8})_([0-9]{2})(?:-[0-9a-f]{16})?\.csv$"
 DECIMAL_GRAMMAR = r"^-?[0-9]+(\.[0-9]{1,6})?$"
 REQUIRED = {
     CLICK: ("event_id", "event_ts", "user_id", "campaign_id", "impression_id"),
