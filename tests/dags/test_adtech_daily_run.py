@@ -37,8 +37,8 @@ SNAPSHOT_QUERIES = {
 
 
 @pytest.fixture(scope="module")
-def daily(pipeline_stack, airflow_api):
-    settings = pipeline_stack
+def daily(pipeline_stack, airflow_api, test_stack):
+    settings = test_stack.require("kafka")  # the pipeline stack and the broker
     states = run_pipeline(settings, OPTIONS, say=print)
     days = sorted(states)
     return settings, days, states
