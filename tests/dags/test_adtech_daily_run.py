@@ -133,3 +133,30 @@ def test_the_first_day_again_recovers_from_a_failed_try_and_changes_nothing(dail
     # Clearing starts one more try; the failed one was retried once more.
     assert tries[retried] == tries_before[retried] + 2, (retried, tries_before, tries)
     assert snapshot(settings, days) == before
+
+
+def test_campaign_reports_equal_the_ground_truth(daily):
+    """The analysts' two main reports, run unchanged through HiveServer2, give the truth."""
+    from adplatform.reports.queries import BY_NAME, ReportParameters
+    from adplatform.reports.runner import run_report
+
+    settings, days, _ = daily
+    truth = load(simulation_dir(settings))["expected"]["campaign_daily"]
+    truth = [r for r in truth if r["dt"] in {d.isoformat() for d in days}]
+    measures = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros")
+    params = ReportParameters(days[0], days[-1])
+
+    def summed(key: str) -> dict[str, dict[str, int]]:
+        sums: dict[str, dict[str, int]] = {}
+        for row in truth:
+            into = sums.setdefault(row[key], dict.fromkeys(measures, 0))
+            for m in measures:
+                into[m] += row[m]
+        return sums
+
+    performance = run_report(settings, BY_NAME["campaign_performance"], params).records()
+    assert {r["campaign_id"]: {m: int(r[m]) for m in measures} for r in performance} == summed(
+        "campaign_id"
+    )
+    trend = run_report(settings, BY_NAME["daily_trend"], params).records()
+    assert {str(r["dt"]): {m: int(r[m]) for m in measures} for r in trend} == summed("dt")
