@@ -106,6 +106,16 @@ def file_hour(name: str) -> datetime | None:
         return None
 
 
+def ledger_key(name: str, data: bytes, sha256: str, rows: int) -> str:
+    """What the ledger knows a file by: its content's SHA-256. An hour without rows is
+    delivered as the header alone, the same bytes every hour, so an empty file is known by
+    its name too: the same empty file dropped twice is still a duplicate, the empty files of
+    two hours are not."""
+    if rows:
+        return sha256
+    return hashlib.sha256(name.encode() + b"\0" + data).hexdigest()
+
+
 def ledger_path(settings: Settings, sha256: str) -> str:
     return f"{lake.landing_path(settings, SOURCE)}/_ledger/{sha256}.json"
 
@@ -235,7 +245,7 @@ class Intake:
         sha = hashlib.sha256(data).hexdigest()
         rows = data_rows(data)
         self.result.rows_read += rows
-        earlier = self._ledger_entry(sha)
+        earlier = self._ledger_entry(ledger_key(entry.name, data, sha, rows))
         if earlier is not None:
             kept = self.fs.status(earlier["path"])
             if kept is not None and kept.size == earlier["bytes"]:
@@ -253,7 +263,7 @@ class Intake:
         target = self._copy(markers.hour_path(self.settings, SOURCE, hour), entry.name, data, sha)
         record = {"status": "landed", "name": entry.name, "path": target, "bytes": len(data)}
         record.update(rows=rows, sha256=sha, hour=markers.iso(hour))
-        self._ledger(sha, record)
+        self._ledger(ledger_key(entry.name, data, sha, rows), record)
         self._mark_if_late(hour)
         self.inbox_fs.delete(entry.uri)
         self.result.landed.append(record)
@@ -284,7 +294,7 @@ class Intake:
         text = json.dumps(record, indent=1) + "\n"
         self.fs.write_atomic(f"{target}.reason.json", text.encode())
         if reason != Reason.DUPLICATE_OF_MISSING:
-            self._ledger(sha, record)
+            self._ledger(ledger_key(entry.name, data, sha, rows), record)
         if hour is not None:
             self._mark_if_late(hour)
         self.inbox_fs.delete(entry.uri)

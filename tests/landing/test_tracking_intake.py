@@ -79,6 +79,26 @@ def test_the_same_file_dropped_twice_is_ingested_once(env):
     assert list(inbox.iterdir()) == []
 
 
+def test_empty_hours_land_each_and_an_empty_file_dropped_twice_once(env):
+    """An hour without clicks is delivered as the header alone: the same bytes every hour."""
+    settings, inbox = env
+    empty = HEADER.encode() + b"\n"
+    for hour in ("07", "08"):
+        (inbox / f"tracking_20250106_{hour}.csv").write_bytes(empty)
+    result = intake(settings, until=t("2025-01-06 09:00"))
+    assert [f["name"] for f in result.landed] == [
+        "tracking_20250106_07.csv", "tracking_20250106_08.csv"
+    ]  # fmt: skip
+    assert result.duplicates == []
+    assert [marker(FS, settings, t(f"2025-01-06 {h}:00"))["rows"] for h in ("07", "08")] == [0, 0]
+
+    (inbox / "tracking_20250106_07.csv").write_bytes(empty)
+    result = intake(settings, until=t("2025-01-06 09:00"))
+    assert result.landed == [] and [d["name"] for d in result.duplicates] == [
+        "tracking_20250106_07.csv"
+    ]
+
+
 def test_another_file_with_the_same_name_lands_beside_it_and_reopens_the_hour(env, caplog):
     settings, inbox = env
     first, second = csv_bytes("20250106_07", 2), csv_bytes("20250106_07", 5)
