@@ -8,7 +8,6 @@ set-up.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,13 +29,10 @@ PIPELINE_SERVICES = (
 
 @contextmanager
 def hive_cursor(settings: Settings) -> Iterator:
-    """A cursor on the stack's HiveServer2 endpoint, as the platform user (the Thrift
-    Server touches HDFS as the session's user, and the lake is private to that user)."""
-    from pyhive import hive
+    """A cursor on the stack's HiveServer2 endpoint (the reports' own connection)."""
+    from adplatform.reports.runner import connect
 
-    conn = hive.connect(
-        host=settings.hiveserver2_host, port=settings.thrift_port, username=getpass.getuser()
-    )
+    conn = connect(settings, {})
     try:
         yield conn.cursor()
     finally:

@@ -19,6 +19,8 @@ from pyspark.sql import functions as F
 
 from adplatform import contracts, lake
 from adplatform.contracts import Rules
+from adplatform.ground_truth import CLEAN_JOBS as SOURCES
+from adplatform.ground_truth import COUNTED
 from adplatform.simulator import faults, writers
 from adplatform.simulator.generate import SimConfig, simulate
 from adplatform.simulator.reference import compute_truth
@@ -35,12 +37,6 @@ pytestmark = pytest.mark.slow
 
 START = date(2024, 6, 3)
 DAYS = 2
-COUNTED = ("impressions", "clicks", "conversions", "spend_micros", "revenue_micros", "unique_users")
-SOURCES = {
-    "clean_impressions": "impressions",
-    "clean_bid_requests": "bid_requests",
-    "clean_tracking": "tracking",
-}
 
 
 def _land(spark, settings, out: Path) -> None:
