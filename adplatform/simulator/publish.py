@@ -1,4 +1,4 @@
-"""Publishing a simulator run to Kafka with kafka-python, in simulated arrival order.
+"""Publishing a simulator run to Kafka with confluent-kafka, in simulated arrival order.
 
 The records come from the run's ``kafka/<topic>/*.avro`` files (one per generated hour,
 each sorted by timestamp) merged into one stream ordered by arrival time, so each topic
@@ -9,12 +9,18 @@ published in one minute land in three days of hour partitions.
 When ``ADPLATFORM_SCHEMA_REGISTRY_URL`` is set, the registry-less schema id of each bid
 request (``-N``: version N of the repository's schema) is replaced by the registry's id of
 that schema version; the Avro body is unchanged.
+
+The producer is librdkafka's (confluent-kafka), idempotent with ``acks=all``: a broker that
+stops and comes back while the run is sent costs neither a record nor a duplicate. With
+kafka-python's idempotent producer the same stop once left 29 records twice in the topic
+(the broker chaos test, docs/chaos.md), and it is 12x slower (docs/simulator.md).
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +38,10 @@ TOPICS = (contracts.TOPIC_BID_REQUESTS, contracts.TOPIC_AD_IMPRESSIONS)
 # Kafka 4 brokers reject record timestamps more than an hour ahead of their clock
 # (log.message.timestamp.after.max.ms = 3600000 by default).
 FUTURE_LIMIT_MS = 3_600_000
+# How long publishing waits for a broker to answer before it says that none does.
+BROKER_WAIT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,26 +56,30 @@ class PublishResult:
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python producer settings: no loss, no duplicates from retries, big batches."""
+    """librdkafka producer settings: no loss, no duplicates from retries, big batches."""
     config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "client_id": "adplatform-simulator",
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "client.id": "adplatform-simulator",
         "acks": "all",
-        "enable_idempotence": True,
+        "enable.idempotence": True,
         # Idempotence keeps order and exactly-once per partition with up to 5 in flight.
-        "max_in_flight_requests_per_connection": 5,
-        "linger_ms": 20,
-        "batch_size": 512 * 1024,
-        "request_timeout_ms": 30_000,
-        # Fail fast with a clear message when no broker answers.
-        "bootstrap_timeout_ms": 10_000,
+        "max.in.flight.requests.per.connection": 5,
+        "linger.ms": 20,
+        "batch.size": 512 * 1024,
+        "request.timeout.ms": 30_000,
+        # A record still unacknowledged after 5 min (broker gone for good) fails the run.
+        "message.timeout.ms": 300_000,
+        # librdkafka's own log lines go through Python logging, not straight to stderr.
+        "logger": log,
     }
     if settings.kafka_security_protocol != "PLAINTEXT":
         config.update(
-            security_protocol=settings.kafka_security_protocol,
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
+            {
+                "security.protocol": settings.kafka_security_protocol,
+                "sasl.mechanism": settings.kafka_sasl_mechanism,
+                "sasl.username": settings.kafka_sasl_username,
+                "sasl.password": settings.kafka_sasl_password,
+            }
         )
     return config
 
@@ -136,8 +150,7 @@ def publish(
 
     ``topic_prefix`` sends to other topics than the platform's (benchmarks, experiments).
     """
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    from confluent_kafka import KafkaException, Producer
 
     newest = _newest_arrival_ms(out_dir)
     if newest is not None and newest > time.time() * 1000 + FUTURE_LIMIT_MS:
@@ -146,24 +159,40 @@ def publish(
             "such timestamps (log.message.timestamp.after.max.ms); simulate with an earlier "
             "--start-date"
         )
-    factory = producer_factory or KafkaProducer
+    producer = (producer_factory or Producer)(producer_config(settings))
     try:
-        producer = factory(**producer_config(settings))
-    except KafkaError:
+        producer.list_topics(timeout=BROKER_WAIT_S)
+    except KafkaException:
         raise UserError(
             f"no Kafka broker answers at {settings.kafka_bootstrap}; "
             "start one with `adplatform stack up` or set ADPLATFORM_KAFKA_HOST/PORT"
         ) from None
     reframe = _Reframer(settings)
-    errors: list[BaseException] = []
+    errors: list[Any] = []
+
+    def delivered(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors.append(err)
+
     result = PublishResult(by_topic={t: 0 for t in TOPICS})
     started = time.monotonic()
     try:
         for ts, topic, key, value in records(out_dir):
             if topic == contracts.TOPIC_BID_REQUESTS:
                 value = reframe(value)
-            future = producer.send(topic_prefix + topic, value=value, key=key, timestamp_ms=ts)
-            future.add_errback(errors.append)
+            while True:
+                try:
+                    producer.produce(
+                        topic_prefix + topic,
+                        value=value,
+                        key=key,
+                        timestamp=ts,
+                        on_delivery=delivered,
+                    )
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain it
+                    producer.poll(0.1)
+            producer.poll(0)
             result.records += 1
             result.by_topic[topic] += 1
             if progress is not None and result.records % 1000 == 0:
@@ -171,12 +200,10 @@ def publish(
             if errors:
                 break
         producer.flush()
-    except KafkaError as exc:
+    except KafkaException as exc:
         raise UserError(f"publishing to Kafka at {settings.kafka_bootstrap} failed: {exc}") from exc
-    finally:
-        producer.close()
     if errors:
-        raise UserError(f"Kafka refused a record, publishing stopped: {errors[0]!r}")
+        raise UserError(f"Kafka refused a record, publishing stopped: {errors[0]}")
     if progress is not None:
         progress(result.records % 1000)
     result.seconds = time.monotonic() - started

@@ -77,9 +77,9 @@ def test_publish_only_needs_a_run(tmp_path):
 def test_producer_is_configured_for_no_loss_and_no_duplicates():
     config = producer_config(load({}))
     assert config["acks"] == "all"
-    assert config["enable_idempotence"] is True
-    assert config["max_in_flight_requests_per_connection"] <= 5
-    assert config["linger_ms"] > 0 and config["batch_size"] >= 64 * 1024
+    assert config["enable.idempotence"] is True
+    assert config["max.in.flight.requests.per.connection"] <= 5
+    assert config["linger.ms"] > 0 and config["batch.size"] >= 64 * 1024
     sasl = producer_config(
         load(
             {
@@ -90,31 +90,32 @@ def test_producer_is_configured_for_no_loss_and_no_duplicates():
             }
         )
     )
-    assert sasl["security_protocol"] == "SASL_PLAINTEXT"
-    assert sasl["sasl_plain_username"] == "sim"
+    assert sasl["security.protocol"] == "SASL_PLAINTEXT"
+    assert sasl["sasl.username"] == "sim"
+    assert sasl["sasl.password"] == "from-env"
 
 
 class FakeProducer:
+    """confluent_kafka.Producer's surface that publish uses; records what it is given."""
+
     sent: ClassVar[list] = []
 
-    def __init__(self, **config):
+    def __init__(self, config):
         self.config = config
         FakeProducer.sent = []
 
-    def send(self, topic, value, key, timestamp_ms):
-        FakeProducer.sent.append((topic, key, value, timestamp_ms))
+    def list_topics(self, timeout):
+        return {}
 
-        class Future:
-            def add_errback(self, fn):
-                return self
+    def produce(self, topic, value, key, timestamp, on_delivery):
+        FakeProducer.sent.append((topic, key, value, timestamp))
+        on_delivery(None, None)
 
-        return Future()
+    def poll(self, timeout):
+        return 0
 
     def flush(self):
-        pass
-
-    def close(self):
-        pass
+        return 0
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +168,21 @@ def test_publish_swaps_local_schema_ids_for_registry_ids(small_run):
         assert decoded > 0.9 * len(bids)
 
 
+class RefusingProducer(FakeProducer):
+    """A broker that refuses every record (as a too-large or unauthorized one would be)."""
+
+    def produce(self, topic, value, key, timestamp, on_delivery):
+        FakeProducer.sent.append((topic, key, value, timestamp))
+        on_delivery("MSG_SIZE_TOO_LARGE", None)
+
+
+def test_publish_stops_at_the_first_refused_record(small_run):
+    out, _ = small_run
+    with pytest.raises(UserError, match=r"Kafka refused a record.*MSG_SIZE_TOO_LARGE"):
+        publish(out, load({}), producer_factory=RefusingProducer)
+    assert len(FakeProducer.sent) == 1
+
+
 def test_publish_refuses_arrivals_in_the_future(tmp_path):
     out = tmp_path / "run"
     simulate(SimConfig(days=1, events_per_day=20, start_date=date.today()), out)
@@ -174,18 +190,15 @@ def test_publish_refuses_arrivals_in_the_future(tmp_path):
         publish(out, load({}), producer_factory=FakeProducer)
 
 
-def test_publish_without_a_broker_says_what_to_do(small_run):
+def test_publish_without_a_broker_says_what_to_do(small_run, monkeypatch):
     out, _ = small_run
-    from kafka import KafkaProducer
-
+    from adplatform.simulator import publish as publish_module
     from adplatform.stack.process import free_port
 
-    def impatient(**config):
-        return KafkaProducer(**{**config, "bootstrap_timeout_ms": 1000})
-
+    monkeypatch.setattr(publish_module, "BROKER_WAIT_S", 1.0)
     settings = load({"ADPLATFORM_KAFKA_PORT": str(free_port())})
     with pytest.raises(UserError, match="no Kafka broker answers"):
-        publish(out, settings, producer_factory=impatient)
+        publish(out, settings)
 
 
 @pytest.mark.stack
