@@ -4,7 +4,9 @@
         [--campaigns-file URI] [--users-file URI]
 
 The files default to ``<lake>/dims/campaigns.csv`` and ``<lake>/dims/users.csv``. Each
-table is replaced whole (a snapshot); bad lines go to the quarantine partition
+table is replaced whole (a snapshot); a missing file stops the job before anything is
+written (an empty snapshot would silently drop every campaign or user attribute from the
+funnel); bad lines go to the quarantine partition
 ``(dt=ds, source=dim_campaign|dim_user)``; a key repeated on several lines keeps its first
 line and counts the others as duplicates. One reconciliation row per file.
 """
@@ -19,9 +21,9 @@ from pyspark.sql import functions as F
 
 from adplatform import lake
 from adplatform import settings as settings_module
+from adplatform.errors import UserError
 from adplatform.metrics import BatchRun
 from adplatform.settings import Settings
-from spark_jobs.common.landing import TRACKING_FILES_SCHEMA
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -53,7 +55,11 @@ def _read(spark: SparkSession, path: str) -> DataFrame:
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(hadoop_path):
-        return spark.createDataFrame([], TRACKING_FILES_SCHEMA)
+        raise UserError(
+            f"the dimension file {path} does not exist: deliver it there (the simulator "
+            "writes one per run) or pass --campaigns-file / --users-file; the tables keep "
+            "their last snapshot"
+        )
     files = spark.read.format("binaryFile").load(path)
     return files.select(F.col("_metadata.file_name").alias("file_name"), "content")
 
@@ -106,11 +112,15 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> No
           USER_COLUMNS, args.dim_user_table)  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
+def arg_parser() -> argparse.ArgumentParser:
     parser = job_parser(JOB, __doc__.splitlines()[0], TABLES)
     parser.add_argument("--campaigns-file", default=None, help="campaign dimension CSV")
     parser.add_argument("--users-file", default=None, help="user dimension CSV")
-    args = parse_job_args(parser, argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_job_args(arg_parser(), argv)
 
     def body() -> int:
         settings = settings_module.load()

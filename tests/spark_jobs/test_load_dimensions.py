@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from adplatform.errors import UserError
 from spark_jobs.common.landing import TRACKING_FILES_SCHEMA
 from spark_jobs.load_dimensions.transforms import (
     CAMPAIGN_COLUMNS,
@@ -70,3 +73,25 @@ def test_user_file(spark):
     assert [r.reason for r in parsed.orderBy("line_number").collect()] == [None, "bad_column_count"]
     rows = [tuple(r) for r in valid_rows(parsed, USER_COLUMNS).collect()]
     assert rows == [(pseudonym("u-1"), "25-34", "F", "DE", "sports")]
+
+
+def test_a_missing_file_stops_the_job_before_it_replaces_a_table(
+    adtech, spark, lake_settings, tmp_path
+):
+    from spark_jobs.load_dimensions import job
+
+    (tmp_path / "campaigns.csv").write_bytes(CAMPAIGNS)
+    (tmp_path / "users.csv").write_bytes(USERS)
+    files = ["--campaigns-file", f"file://{tmp_path}/campaigns.csv"]
+    users = ["--users-file", f"file://{tmp_path}/users.csv"]
+    run_args = ["--ds", "2031-01-01", "--run-id", "dims"]
+    job.run(spark, lake_settings, job.arg_parser().parse_args([*run_args, *files, *users]))
+    assert spark.table("adtech.dim_campaign").count() == 1  # c-1 (test_campaign_file)
+    assert spark.table("adtech.dim_user").count() == 1  # u-1 (test_user_file)
+
+    (tmp_path / "users.csv").unlink()
+    args = job.arg_parser().parse_args([*run_args, *files, *users])
+    with pytest.raises(UserError, match=rf"dimension file file://{tmp_path}/users\.csv does not"):
+        job.run(spark, lake_settings, args)
+    assert spark.table("adtech.dim_campaign").count() == 1
+    assert spark.table("adtech.dim_user").count() == 1
