@@ -17,6 +17,7 @@ from adplatform.settings import SettingsError
 # Modules that contribute sub-commands, in the order `--help` lists them.
 COMMAND_MODULES = [
     "adplatform.stack.cli",
+    "adplatform.stack.stream_monitor",
     "adplatform.simulator.cli",
     "adplatform.hive_ddl",
     "adplatform.landing.cli",

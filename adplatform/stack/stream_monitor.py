@@ -1,13 +1,17 @@
-"""The stream monitor (spark_jobs/stream_monitor) as a service of the embedded stack."""
+"""The stream monitor (spark_jobs/stream_monitor) as a service of the embedded stack, and
+``adplatform monitor run``, the same command in the foreground (a container's command).
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import NoReturn
 
 import requests
 
+from adplatform import settings as settings_module
 from adplatform.metrics import STREAM_RECORDS_TOTAL
 from adplatform.settings import REPO_ROOT, Settings
 from adplatform.spark_config import spark_conf
@@ -72,6 +76,19 @@ def exec_monitor(settings: Settings) -> NoReturn:
     """Replace this process by the monitor (for a container's command, or a terminal)."""
     argv = monitor_command(settings)
     os.execve(argv[0], argv, {**os.environ, **settings.as_env(), **monitor_env()})
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "monitor", help="the stream monitor (Spark Structured Streaming over both topics)"
+    )
+    commands = parser.add_subparsers(dest="monitor_command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run it in the foreground until stopped (`adplatform stack up` starts it in the "
+        "background)",
+    )
+    run.set_defaults(func=lambda args: exec_monitor(settings_module.load()))
 
 
 class StreamMonitor(Service):

@@ -345,3 +345,14 @@ def test_kafka_listeners_all_require_scram():
     assert "CONTROLLER://localhost:" in entrypoint
     assert set(listeners.values()) == {"SASL_PLAINTEXT"}
     assert "sasl.enabled.mechanisms=SCRAM-SHA-512" in entrypoint
+
+
+@pytest.mark.parametrize(
+    "service",
+    sorted(n for n, s in SERVICES.items() if (s.get("command") or [None])[0] == "adplatform"),
+)
+def test_adplatform_commands_are_commands_of_the_cli(service):
+    from adplatform.cli import build_parser
+
+    args = build_parser().parse_args(SERVICES[service]["command"][1:])
+    assert callable(args.func)
