@@ -89,14 +89,6 @@ class AirflowApi:
     def delete_run(self, dag_id: str, run_id: str) -> None:
         self.call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}", ok=(204,))
 
-    def clear_run(self, dag_id: str, run_id: str) -> None:
-        """Clear every task of a finished run: the scheduler runs it again."""
-        self.call(
-            "POST",
-            f"/dags/{dag_id}/clearTaskInstances",
-            json={"dag_run_id": run_id, "dry_run": False, "only_failed": False},
-        )
-
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+# One definition for the whole session: imported into two folders' conftest files, a
+# session fixture would be two fixtures and run the pipeline twice.
+from tests.dags.pipeline_fixtures import daily_pipeline  # noqa: F401 (fixture)
+
 pytest_plugins = ["tests.stack_fixtures"]
 
 

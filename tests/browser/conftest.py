@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from tests.dags.pipeline_fixtures import airflow_api, pipeline_stack  # noqa: F401 (fixtures)
+from tests.dags.pipeline_fixtures import (  # noqa: F401 (fixtures)
+    airflow_api,
+    pipeline_stack,
+)

@@ -7,7 +7,10 @@ import pytest
 
 from adplatform.orchestration.pools import POOLS
 from adplatform.settings import REPO_ROOT
-from tests.dags.pipeline_fixtures import airflow_api, pipeline_stack  # noqa: F401 (fixtures)
+from tests.dags.pipeline_fixtures import (  # noqa: F401 (fixtures)
+    airflow_api,
+    pipeline_stack,
+)
 
 DAGS_DIR = REPO_ROOT / "dags"
 

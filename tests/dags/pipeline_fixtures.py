@@ -1,5 +1,6 @@
 """The test stack made ready to run the DAGs: Airflow (whose start-up creates the pools), the
-SQL endpoint with the ``adtech`` tables, and the Pushgateway the task callbacks push to.
+SQL endpoint with the ``adtech`` tables, and the Pushgateway the task callbacks push to;
+and ``daily_pipeline``, the two simulated days run through ``adtech_daily`` once per session.
 
 Imported by the conftest files of ``tests/dags`` and ``tests/browser``; every step is
 idempotent, so two folders asking for it in one session cost a second check, not a second
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 
 import pytest
 
 from adplatform.airflow_api import AirflowApi
+from adplatform.demo import DAILY_DAG, DemoOptions, run_pipeline
 from adplatform.hive_ddl import apply_ddl_through_hiveserver2
 from adplatform.settings import Settings
 
@@ -49,3 +53,41 @@ def pipeline_stack(test_stack) -> Settings:
 @pytest.fixture(scope="session")
 def airflow_api(pipeline_stack: Settings) -> AirflowApi:
     return AirflowApi(pipeline_stack)
+
+
+# Two days of simulator data with faults; the test stack's pipeline_start_date and
+# pipeline_end_date are these two days, so catchup creates exactly their runs.
+DAILY_OPTIONS = DemoOptions(seed=7, days=2, events_per_day=800, fault_rate=0.02)
+
+
+@dataclass(frozen=True)
+class DailyPipeline:
+    """The two days as ``adplatform demo`` runs them, and what Airflow recorded right after
+    (tests that run a day again later replace its run, so they read the record from here)."""
+
+    settings: Settings
+    days: list[date]
+    states: dict[date, str]
+    run_types: dict[date, str]
+    task_states: dict[date, dict[str, str | None]]
+
+
+@pytest.fixture(scope="session")
+def daily_pipeline(pipeline_stack: Settings, airflow_api: AirflowApi, test_stack) -> DailyPipeline:
+    settings = test_stack.require("kafka")  # the pipeline stack and the broker
+    states = run_pipeline(settings, DAILY_OPTIONS, say=print)
+    days = sorted(states)
+    runs = {
+        date.fromisoformat(r["logical_date"][:10]): r
+        for r in airflow_api.runs(DAILY_DAG)
+        if r["logical_date"][:10] in {d.isoformat() for d in days}
+    }
+    return DailyPipeline(
+        settings=settings,
+        days=days,
+        states=states,
+        run_types={day: run["run_type"] for day, run in runs.items()},
+        task_states={
+            day: airflow_api.task_states(DAILY_DAG, run["dag_run_id"]) for day, run in runs.items()
+        },
+    )
