@@ -95,12 +95,12 @@ def _land_tracking(settings: Settings, run_dir: Path) -> None:
 def _run_job(spark, settings: Settings, module, *extra: str) -> None:
     from spark_jobs.common.session import job_parser
 
-    parser = job_parser(module.JOB, "test", module.TABLES)
+    if module.JOB == "load_dimensions":
+        parser = module.arg_parser()
+    else:
+        parser = job_parser(module.JOB, "test", module.TABLES)
     if module.JOB == "build_ad_funnel":
         parser.add_argument("--restate-days", type=int, default=None)
-    if module.JOB == "load_dimensions":
-        parser.add_argument("--campaigns-file", default=None)
-        parser.add_argument("--users-file", default=None)
     args = parser.parse_args(["--ds", DS.isoformat(), "--run-id", RUN_ID, *extra])
     module.run(spark, settings, args)
 

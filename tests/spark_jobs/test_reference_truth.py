@@ -69,12 +69,12 @@ def _land(spark, settings, out: Path) -> None:
 
 
 def _args(module, day: date, *extra: str):
-    parser = module.job_parser(module.JOB, "", module.TABLES)
+    if module is load_dimensions:
+        parser = load_dimensions.arg_parser()
+    else:
+        parser = module.job_parser(module.JOB, "", module.TABLES)
     if module is build_ad_funnel:
         parser.add_argument("--restate-days", type=int, default=None)
-    if module is load_dimensions:
-        parser.add_argument("--campaigns-file", default=None)
-        parser.add_argument("--users-file", default=None)
     return parser.parse_args(["--ds", day.isoformat(), "--run-id", "truth", *extra])
 
 
