@@ -6,6 +6,8 @@ executed by the scheduler with the ``spark`` pool, must delete exactly the old d
 exactly the old hour (same rows), leave the recent one alone and summarise the quarantine.
 
 Dates are in 2024, which no other test of the session writes, so the counts are exact.
+Retention deletes every landing day past the cutoff, other tests' older days too, so the
+expected deletions are listed from HDFS before the run.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 
 from adplatform import lake
 from adplatform.hdfs import WebHdfs, join
-from adplatform.maintenance import is_hidden
+from adplatform.maintenance import LANDING_SOURCES, Policy, arrival_dates, is_hidden
 from adplatform.orchestration.pools import SPARK_POOL, SPARK_POOL_SLOTS
 from tests.dags.pipeline_fixtures import hive_cursor
 
@@ -77,6 +79,16 @@ def read_rows(fs, uri: str) -> list[tuple]:
     return sorted(rows)
 
 
+def expired_landing_days(fs, settings) -> list[tuple[str, str]]:
+    cutoff = AS_OF - timedelta(days=Policy().retention_days)
+    return [
+        (source, day.isoformat())
+        for source in LANDING_SOURCES
+        for day, _ in arrival_dates(fs, lake.landing_path(settings, source))
+        if day < cutoff
+    ]
+
+
 def quarantine(settings, rows: list[tuple[str, str, date]]) -> None:
     with hive_cursor(settings) as cursor:
         for day in {d for _, _, d in rows}:
@@ -117,6 +129,9 @@ def test_lake_maintenance_deletes_compacts_and_summarises(pipeline_stack, airflo
         ],
     )
 
+    expired = expired_landing_days(fs, settings)
+    assert (TOPIC, OLD_DAY.isoformat()) in expired
+
     airflow_api.wait_for_dag(DAG_ID)
     airflow_api.unpause(DAG_ID)
     run_id = airflow_api.trigger(DAG_ID, conf={"as_of": AS_OF.isoformat()})
@@ -132,7 +147,8 @@ def test_lake_maintenance_deletes_compacts_and_summarises(pipeline_stack, airflo
 
     assert airflow_api.xcom(DAG_ID, run_id, "maintenance_day") == AS_OF.isoformat()
     removed = airflow_api.xcom(DAG_ID, run_id, "apply_retention")
-    assert [(r["source"], r["arrival_date"]) for r in removed] == [(TOPIC, OLD_DAY.isoformat())]
+    assert [(r["source"], r["arrival_date"]) for r in removed] == expired
+    assert expired_landing_days(fs, settings) == []
     compaction = airflow_api.xcom(DAG_ID, run_id, "compact_landing")
     assert [
         (c["source"], c["hour"], c["files_before"], c["rows"]) for c in compaction["compacted"]
