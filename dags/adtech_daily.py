@@ -16,11 +16,16 @@ oldest first, because tracking and attribution of `ds` read the curated days bef
 3. `clean`: impressions and bid requests in parallel, then tracking (clicks and
    conversions, joined with the curated impressions); the dimensions beside them. Records
    are parsed, validated, normalised, deduplicated; bad ones quarantined with a reason.
-4. `funnel`: impressions correlated with bids, clicks and conversions into `ad_funnel`,
-   then data-quality suites on the curated tables (a critical failure stops here, before
-   anything is aggregated or reported).
-5. `publish`: `campaign_daily` and its check, the campaign report, and `run_summary`,
-   which checks that the day's reconciliation adds up and records the day as a metric.
+4. `funnel`: impressions correlated with bids, clicks and conversions into `ad_funnel`.
+5. `publish`: `campaign_daily`, the campaign report, and `run_summary`, which checks that
+   the day's reconciliation adds up and records the day as a metric.
+
+**Data quality** (write-audit-publish): every job of stages 3-5 that writes a curated table
+audits its rows with the table's Great Expectations suite *before* it writes anything. A
+critical expectation failing fails that task with `DataQualityError` (its log names the
+expectation, the column, and where the results and Data Docs are): the table keeps its
+previous partition, no quarantine or reconciliation row is written, and nothing downstream
+runs. The rejected rows stay staged on the lake for inspection (docs/data-quality.md).
 
 **When a task fails** (after 3 retries, 1 to 4 minutes apart): its log names the cause (a
 reconciliation mismatch, a data-quality stop, a job error). Fix the cause and *clear* the
@@ -86,11 +91,14 @@ with DAG(
         doc_md=defaults.doc("""
         One Spark job per source (two at a time in the `spark` pool). Each parses with an
         explicit schema, validates, normalises, deduplicates by event id or payload
-        fingerprint, quarantines bad records with a reason, replaces the `ds` partitions it
-        owns and writes a reconciliation row (`in = curated + quarantined + duplicates`); it
-        fails when the row does not add up. `clean_tracking` joins clicks with the *curated*
-        impressions, so it runs after `clean_impressions`, and after its own previous day
-        (`depends_on_past`: the last-click look-back reads the clicks of the days before).
+        fingerprint, quarantines bad records with a reason, audits its curated rows with
+        the table's suite (a critical failure stops the job before it writes anything),
+        replaces the `ds` partitions it owns and writes a reconciliation row
+        (`in = curated + quarantined + duplicates`); it fails when the row does not add up.
+        `clean_tracking` joins clicks with the *curated* impressions, so it runs after
+        `clean_impressions`, and after its own previous day (`depends_on_past`: the
+        last-click look-back reads the clicks of the days before); it audits clicks and
+        conversions both before it publishes either.
         `load_dimensions` replaces `dim_campaign` and `dim_user` from the delivered files.
         """),
     ):
@@ -119,8 +127,9 @@ with DAG(
         conversions (last click, then last view), campaign and user attributes, ids
         pseudonymised; it rebuilds the last days whose attribution the new day can change
         (`--restate-days`), so it waits for the previous day's funnel (`depends_on_past`).
-        `validate_curated`: the suites of the clean tables and of the rebuilt `ad_funnel`
-        days; a critical failure stops the run before `campaign_daily` and the report.
+        The `ad_funnel` suite audits every rebuilt day (against the curated impressions and
+        `dim_campaign`) before any is replaced; a critical failure stops the run before
+        `campaign_daily` and the report.
         """),
     ):
         funnel = spark_job(
@@ -129,15 +138,15 @@ with DAG(
             outlets=[assets.AD_FUNNEL],
             depends_on_past=True,
         )
-        curated_quality = quality_check("curated")
-        funnel >> curated_quality
 
     with TaskGroup(
         "publish",
         prefix_group_id=False,
         doc_md=defaults.doc("""
-        `aggregate_campaign_daily` writes the day of `campaign_daily` (an Asset:
-        `lake_maintenance` runs after it); `validate_published` checks it. `campaign_report`
+        `aggregate_campaign_daily` audits the day of `campaign_daily` with its suite (every
+        count and sum against the curated tables) and only then writes it (an Asset:
+        `lake_maintenance` runs after it); a critical failure stops the run before the
+        report. `campaign_report`
         writes the day's HTML campaign report and CSVs through HiveServer2
         (`adplatform report --daily`) to `$ADPLATFORM_HOME/reports/<ds>/` (docs/reports.md).
         `run_summary` checks that every reconciliation row of the day adds up and pushes the
@@ -152,8 +161,7 @@ with DAG(
             bash_command="adplatform report --from {{ ds }} --to {{ ds }} --daily",
             params={"source": "campaign_daily"},
         )
-        aggregate >> quality_check("published") >> report >> run_summary()
+        aggregate >> report >> run_summary()
 
     landing >> raw_quality >> [impressions, bid_requests, dimensions]
-    [tracking, bid_requests, dimensions] >> funnel
-    curated_quality >> aggregate
+    [tracking, bid_requests, dimensions] >> funnel >> aggregate

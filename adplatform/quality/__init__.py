@@ -7,7 +7,7 @@ docs/data-quality.md describes the suites, the severities, where results and Dat
 and how the jobs call this.
 """
 
-from adplatform.quality.publish import write_audit_publish
+from adplatform.quality.publish import AuditedRows, stage_and_audit, write_audit_publish
 from adplatform.quality.validation import (
     DataQualityError,
     ExpectationOutcome,
@@ -16,9 +16,11 @@ from adplatform.quality.validation import (
 )
 
 __all__ = [
+    "AuditedRows",
     "DataQualityError",
     "ExpectationOutcome",
     "ValidationReport",
+    "stage_and_audit",
     "validate",
     "write_audit_publish",
 ]

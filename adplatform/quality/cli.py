@@ -8,15 +8,17 @@
 suite the landed records of the run's arrival window, through the clean job's own read and
 parse steps) and the suite's reference tables from the lake and the Hive catalog, runs the
 suite, writes results and Data Docs, pushes the metrics (job = ``--job``, the Airflow task
-id, by default ``validate_<stage>`` as the DAG's tasks are named; source = the suite), and
-exits 1 when a critical expectation failed in any suite (0 otherwise, also with failed
-warnings). Every suite of a stage is validated even when an earlier one failed, so one run
-names every problem.
+id, by default ``validate_<stage>`` as the DAG's ``validate_raw`` is named; source = the
+suite), and exits 1 when a critical expectation failed in any suite (0 otherwise, also with
+failed warnings). Every suite of a stage is validated even when an earlier one failed, so
+one run names every problem.
 
-Stages: ``raw`` (the three raw suites, before the clean jobs), ``curated`` (the clean
-tables of ``ds`` and the ``ad_funnel`` days the run rebuilt), ``published``
-(``campaign_daily``). It runs as a command or under spark-submit through
-``spark_jobs/data_quality/job.py`` (which calls ``main``).
+Stages: ``raw`` (the three raw suites, before the clean jobs; the DAG's ``validate_raw``),
+``curated`` (the clean tables of ``ds`` and the ``ad_funnel`` days the run rebuilt),
+``published`` (``campaign_daily``). The jobs audit the curated and published tables before
+writing them (write-audit-publish), so those two stages re-check published data by hand. It
+runs as a command or under spark-submit through ``spark_jobs/data_quality/job.py`` (which
+calls ``main``).
 """
 
 from __future__ import annotations

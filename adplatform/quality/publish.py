@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,55 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditedRows:
+    """Staged rows that passed their suite, ready to publish."""
+
+    rows: DataFrame
+    suite: str
+    staging: str
+
+    def discard_staging(self) -> None:
+        """Delete the staged files once the rows are published."""
+        _delete(self.rows.sparkSession, self.staging)
+
+
+def stage_and_audit(
+    df: DataFrame,
+    suite: str,
+    *,
+    run: BatchRun,
+    ds: date,
+    references: Mapping[str, DataFrame] | None = None,
+    days: tuple[date, date] | None = None,
+    settings: settings_module.Settings | None = None,
+) -> AuditedRows:
+    """Steps 1 and 2: stage ``df`` and validate it with ``expectations/<suite>.json``.
+
+    Raises ``DataQualityError`` when a critical expectation fails; failed warnings are
+    logged and recorded in ``run`` and the rows are returned for publishing.
+    """
+    settings = settings or settings_module.load()
+    staging = staging_path(settings, suite, run.run_id)
+    df.write.mode("overwrite").parquet(staging)
+    staged = df.sparkSession.read.schema(df.schema).parquet(staging)
+    log.info("data quality: %s staged for audit at %s", suite, staging)
+    try:
+        validate(
+            staged,
+            suite,
+            run=run,
+            ds=ds,
+            references=references,
+            days=days,
+            settings=settings,
+        )
+    except DataQualityError:
+        log.error("data quality: %s not published; the staged rows stay at %s", suite, staging)
+        raise
+    return AuditedRows(staged, suite, staging)
 
 
 def write_audit_publish(
@@ -45,30 +95,13 @@ def write_audit_publish(
     """Stage ``df``, validate it with ``expectations/<suite>.json``, then ``publish(staged)``.
 
     Returns what ``publish`` returns (the rows written). Raises ``DataQualityError`` before
-    publishing when a critical expectation fails; failed warnings are logged and recorded
-    in ``run`` and the data is published.
+    publishing when a critical expectation fails.
     """
-    settings = settings or settings_module.load()
-    spark = df.sparkSession
-    staging = staging_path(settings, suite, run.run_id)
-    df.write.mode("overwrite").parquet(staging)
-    staged = spark.read.schema(df.schema).parquet(staging)
-    log.info("data quality: %s staged for audit at %s", suite, staging)
-    try:
-        validate(
-            staged,
-            suite,
-            run=run,
-            ds=ds,
-            references=references,
-            days=days,
-            settings=settings,
-        )
-    except DataQualityError:
-        log.error("data quality: %s not published; the staged rows stay at %s", suite, staging)
-        raise
-    written = publish(staged)
-    _delete(spark, staging)
+    audited = stage_and_audit(
+        df, suite, run=run, ds=ds, references=references, days=days, settings=settings
+    )
+    written = publish(audited.rows)
+    audited.discard_staging()
     log.info("data quality: %s published after its audit (%s rows)", suite, written)
     return written
 

@@ -2,10 +2,13 @@
 
     spark-submit spark_jobs/aggregate_campaign_daily/job.py --ds 2025-03-01 --run-id <run id>
 
-Runs after the clean jobs of the day (conversions are attributed by clean_tracking).
-Replaces ``campaign_daily`` partition ``dt=ds``. Its reconciliation row checks that the
-rows add up to the curated events they count: ``rows_in`` = curated impressions + curated
-clicks + attributed conversions of the day, ``curated`` = the same sums over the rows.
+Runs after the clean jobs of the day (conversions are attributed by clean_tracking). Audits
+the rows with the ``campaign_daily`` suite against the day's curated tables and
+``dim_campaign`` (a critical failure stops the job before it writes anything:
+docs/data-quality.md), then replaces ``campaign_daily`` partition ``dt=ds``. Its
+reconciliation row checks that the rows add up to the curated events they count: ``rows_in``
+= curated impressions + curated clicks + attributed conversions of the day, ``curated`` =
+the same sums over the rows.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from adplatform import settings as settings_module
 from adplatform.metrics import BatchRun
 from adplatform.settings import Settings
 from spark_jobs.aggregate_campaign_daily.transforms import campaign_daily, win_counts
+from spark_jobs.common.publish import DayPartition, publish_audited
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import job_parser, job_session, parse_job_args, run_main
-from spark_jobs.common.tables import overwrite_partition
 
 JOB = "aggregate_campaign_daily"
 SOURCE = "campaign_daily"
@@ -31,6 +34,7 @@ TABLES = {
     "clicks": "adtech.clicks",
     "conversions": "adtech.conversions",
     "bid_requests": "adtech.bid_requests",
+    "dim_campaign": "adtech.dim_campaign",
     "campaign_daily": "adtech.campaign_daily",
 }
 
@@ -45,10 +49,25 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         impressions = day(args.impressions_table)
         clicks = day(args.clicks_table)
         conversions = day(args.conversions_table)
-        wins = win_counts(day(args.bid_requests_table), impressions)
+        bid_requests = day(args.bid_requests_table)
+        wins = win_counts(bid_requests, impressions)
         rows = campaign_daily(impressions, clicks, conversions, wins)
-        written = overwrite_partition(
-            rows, args.campaign_daily_table, {"dt": args.ds}, compact=True
+        references = {
+            "impressions": impressions,
+            "clicks": clicks,
+            "conversions": conversions,
+            "bid_requests": bid_requests,
+            "dim_campaign": spark.table(args.dim_campaign_table),
+        }
+        (written,) = publish_audited(
+            [
+                DayPartition(
+                    rows, args.campaign_daily_table, "campaign_daily", references, compact=True
+                )
+            ],
+            run=run,
+            ds=args.ds,
+            settings=settings,
         )
         totals = (
             day(args.campaign_daily_table)

@@ -5,10 +5,12 @@
 
 Runs after the clean jobs of the day. Rebuilds the impression days ``ds - N ... ds``
 (default N: click window + last-click look-back in days, the longest a conversion can take
-to reach an impression), with the clicks and conversions available now, so re-running a
-day gives the same rows as the latest run. Writes (dt, campaign_id) partitions bucketed by
-user_id (one file per bucket), drops partitions of those days that no longer have rows,
-checks one row per impression, and reconciles impressions in against rows out.
+to reach an impression), with the clicks and conversions available now, so re-running a day
+gives the same rows as the latest run. Audits the rebuilt days with the ``ad_funnel`` suite
+(a critical failure stops the job before it writes anything: docs/data-quality.md), then
+writes (dt, campaign_id) partitions bucketed by user_id (one file per bucket), drops
+partitions of those days that no longer have rows, checks one row per impression, and
+reconciles impressions in against rows out.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pyspark.sql import functions as F
 from adplatform import settings as settings_module
 from adplatform.contracts import Rules
 from adplatform.metrics import BatchRun
+from adplatform.quality import write_audit_publish
 from adplatform.settings import Settings
 from spark_jobs.build_ad_funnel.transforms import (
     ad_funnel,
@@ -59,19 +62,32 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         )
         clicks = spark.table(args.clicks_table).where(F.col("dt") >= F.lit(first))
         conversions = spark.table(args.conversions_table).where(F.col("dt") >= F.lit(first))
+        dim_campaign = spark.table(args.dim_campaign_table)
         funnel = ad_funnel(
             impressions,
             bids,
             clicks,
             conversions,
-            spark.table(args.dim_campaign_table),
+            dim_campaign,
             spark.table(args.dim_user_table),
         )
         present = {
             (r.dt.isoformat(), r.campaign_id)
             for r in impressions.select("dt", "campaign_id").distinct().collect()
         }
-        written = overwrite_partitions(funnel, args.ad_funnel_table, {"dt": days}, present)
+        # The suite audits every rebuilt day before any of them is replaced.
+        written = write_audit_publish(
+            funnel,
+            "ad_funnel",
+            lambda staged: overwrite_partitions(
+                staged, args.ad_funnel_table, {"dt": days}, present
+            ),
+            run=run,
+            ds=args.ds,
+            references={"impressions": impressions, "dim_campaign": dim_campaign},
+            days=(first, args.ds),
+            settings=settings,
+        )
         check_one_row_per_impression(
             spark.table(args.ad_funnel_table).where(F.col("dt").isin(*days))
         )

@@ -6,8 +6,10 @@
 Reads the arrival hours the day needs, decodes the Confluent wire format with spark-avro
 (writer schema by id: ``-N`` = version N of the repository's schema; positive ids from the
 Schema Registry when ``ADPLATFORM_SCHEMA_REGISTRY_URL`` is set), classifies every record the
-day owns, replaces ``bid_requests`` partition ``dt=ds`` (one row per imp) and the quarantine
-partition ``(dt=ds, source=bid_requests)``, and reconciles requests in against requests out.
+day owns, audits the curated rows with the ``bid_requests`` suite (a critical failure stops
+the job before it writes anything: docs/data-quality.md), replaces ``bid_requests``
+partition ``dt=ds`` (one row per imp) and the quarantine partition
+``(dt=ds, source=bid_requests)``, and reconciles requests in against requests out.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from spark_jobs.clean_bid_requests.transforms import (
 from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_kafka_landing
 from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
+from spark_jobs.common.publish import DayPartition, publish_audited
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -49,7 +52,6 @@ from spark_jobs.common.session import (
     require_pseudonym_key,
     run_main,
 )
-from spark_jobs.common.tables import overwrite_partition
 
 JOB = "clean_bid_requests"
 TABLES = {"bid_requests": "adtech.bid_requests", "quarantine": "adtech.quarantine"}
@@ -91,8 +93,15 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         classified = classify_bid_requests(parsed, args.ds, rules)
         classified = without_curated_payloads(classified).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_outcomes(classified)
-        overwrite_partition(
-            curated_bid_requests(classified, key), args.bid_requests_table, {"dt": args.ds}
+        publish_audited(
+            [
+                DayPartition(
+                    curated_bid_requests(classified, key), args.bid_requests_table, "bid_requests"
+                )
+            ],
+            run=run,
+            ds=args.ds,
+            settings=settings,
         )
         requests = (
             spark.table(args.bid_requests_table)

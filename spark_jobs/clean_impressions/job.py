@@ -3,9 +3,10 @@
     spark-submit spark_jobs/clean_impressions/job.py --ds 2025-03-01 --run-id <airflow run id>
 
 Reads the arrival hours the day needs (docs/data-contracts.md §2), classifies every record
-the day owns, replaces ``impressions`` partition ``dt=ds`` and the quarantine partition
-``(dt=ds, source=impressions)``, writes the reconciliation row and fails when it does not
-add up.
+the day owns, audits the curated rows with the ``impressions`` suite (a critical failure
+stops the job before it writes anything: docs/data-quality.md), replaces ``impressions``
+partition ``dt=ds`` and the quarantine partition ``(dt=ds, source=impressions)``, writes the
+reconciliation row and fails when it does not add up.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from spark_jobs.clean_impressions.transforms import (
 from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_kafka_landing
 from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
+from spark_jobs.common.publish import DayPartition, publish_audited
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -39,7 +41,6 @@ from spark_jobs.common.session import (
     require_pseudonym_key,
     run_main,
 )
-from spark_jobs.common.tables import overwrite_partition
 
 JOB = "clean_impressions"
 TABLES = {"impressions": "adtech.impressions", "quarantine": "adtech.quarantine"}
@@ -55,8 +56,15 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         classified = classify_impressions(parse_impressions(landed, rules), args.ds, rules)
         classified = without_curated_payloads(classified).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_outcomes(classified)
-        curated = overwrite_partition(
-            curated_impressions(classified, key), args.impressions_table, {"dt": args.ds}
+        (curated,) = publish_audited(
+            [
+                DayPartition(
+                    curated_impressions(classified, key), args.impressions_table, "impressions"
+                )
+            ],
+            run=run,
+            ds=args.ds,
+            settings=settings,
         )
         rows = quarantine_rows(quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id)
         by_reason = write_quarantine(rows, args.quarantine_table, args.ds, SOURCE)

@@ -3,11 +3,13 @@ adtech.conversions.
 
     spark-submit spark_jobs/clean_tracking/job.py --ds 2025-03-01 --run-id <airflow run id>
 
-Clicks are correlated with curated impressions (the day and the click window's days
-before), so this job runs after clean_impressions of the same day; conversions are
-attributed with the curated clicks of the last-click look-back (earlier days come from
-adtech.clicks). Replaces ``clicks`` and ``conversions`` partition ``dt=ds`` and the
-quarantine partition ``(dt=ds, source=tracking)``; reconciles the tracking rows it owns.
+Clicks are correlated with curated impressions (the day and the click window's days before),
+so this job runs after clean_impressions of the same day; conversions are attributed with
+the curated clicks of the last-click look-back (earlier days come from adtech.clicks).
+Audits both with their suites (``clicks``, ``conversions``; a critical failure in either
+stops the job before it writes anything: docs/data-quality.md), then replaces ``clicks`` and
+``conversions`` partition ``dt=ds`` and the quarantine partition
+``(dt=ds, source=tracking)``; reconciles the tracking rows it owns.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from spark_jobs.clean_tracking.transforms import (
 from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_tracking_landing
 from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
+from spark_jobs.common.publish import DayPartition, publish_audited
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
@@ -47,7 +50,6 @@ from spark_jobs.common.session import (
     require_pseudonym_key,
     run_main,
 )
-from spark_jobs.common.tables import overwrite_partition
 
 JOB = "clean_tracking"
 TABLES = {
@@ -76,10 +78,22 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         correlated = correlate_clicks(classified, impressions, rules)
         correlated = without_curated_payloads(correlated).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_outcomes(correlated)
-        clicks = overwrite_partition(curated_clicks(correlated), args.clicks_table, {"dt": args.ds})
         attributed = attribute_conversions(correlated, past_clicks, impressions, rules)
-        conversions = overwrite_partition(
-            curated_conversions(attributed), args.conversions_table, {"dt": args.ds}
+        clicks, conversions = publish_audited(
+            [
+                DayPartition(
+                    curated_clicks(correlated),
+                    args.clicks_table,
+                    "clicks",
+                    references={"impressions": impressions},
+                ),
+                DayPartition(
+                    curated_conversions(attributed), args.conversions_table, "conversions"
+                ),
+            ],
+            run=run,
+            ds=args.ds,
+            settings=settings,
         )
         rows = quarantine_rows(quarantined(correlated), source=SOURCE, job=JOB, run_id=args.run_id)
         by_reason = write_quarantine(rows, args.quarantine_table, args.ds, SOURCE)

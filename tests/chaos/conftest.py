@@ -21,9 +21,11 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="module")
 def local_lake(spark, tmp_path_factory) -> Settings:
-    """A throw-away lake on the local disk, and the session's ``adtech`` database (shared with
-    tests/spark_jobs and tests/quality, which use other dates)."""
+    """A throw-away lake and home on the local disk (the jobs' data-quality results go to the
+    home), and the session's ``adtech`` database (shared with tests/spark_jobs and
+    tests/quality, which use other dates)."""
     settings = Settings(
+        home=tmp_path_factory.mktemp("chaos_home"),
         lake_uri=f"file://{tmp_path_factory.mktemp('chaos_lake')}",
         pseudonym_key=PSEUDONYM_KEY,
         pushgateway_port=closed_port(),

@@ -128,7 +128,7 @@ def push_batch_runs(pushgateway: str) -> None:
         raise RuntimeError("the job failed")
     with (
         pytest.raises(RuntimeError),
-        BatchRun("dq_curated", "ad_funnel", "scheduled__dq", gateway=pushgateway) as run,
+        BatchRun("build_ad_funnel", "ad_funnel", "scheduled__funnel", gateway=pushgateway) as run,
     ):
         run.expectation(
             "ad_funnel",
@@ -316,8 +316,8 @@ def firing(live: Live) -> set[tuple[str, str, str, str]]:
 def test_alerts_fire_with_the_run_id_and_resolve_when_the_job_succeeds(live: Live) -> None:
     expected = {
         ("BatchJobFailed", "warning", "clean_bids", "scheduled__broken"),
-        ("BatchJobFailed", "warning", "dq_curated", "scheduled__dq"),
-        ("DataQualityCriticalFailure", "critical", "dq_curated", "scheduled__dq"),
+        ("BatchJobFailed", "warning", "build_ad_funnel", "scheduled__funnel"),
+        ("DataQualityCriticalFailure", "critical", "build_ad_funnel", "scheduled__funnel"),
         ("QuarantineRateHigh", "warning", "clean_tracking", "scheduled__bad_input"),
         ("QuarantineRateHigh", "critical", "clean_tracking", "scheduled__bad_input"),
     }

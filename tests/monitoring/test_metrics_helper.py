@@ -243,7 +243,7 @@ def test_quality_results_replace_the_previous_validation_of_their_suite_only(
 def test_quality_results_of_a_failing_run_are_pushed(pushgateway: str) -> None:
     with (
         pytest.raises(ValueError, match="critical"),
-        BatchRun("dq_curated", "ad_funnel", "r9", gateway=pushgateway) as run,
+        BatchRun("build_ad_funnel", "ad_funnel", "r9", gateway=pushgateway) as run,
     ):
         run.expectation(
             "ad_funnel",

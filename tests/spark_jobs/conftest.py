@@ -28,8 +28,10 @@ def _closed_port() -> int:
 
 @pytest.fixture(scope="session")
 def lake_settings(tmp_path_factory) -> Settings:
-    """Settings of a throw-away lake; metrics go to a port where nothing listens."""
+    """Settings of a throw-away lake and home (the jobs' data-quality results go there);
+    metrics go to a port where nothing listens."""
     return Settings(
+        home=tmp_path_factory.mktemp("home"),
         lake_uri=f"file://{tmp_path_factory.mktemp('lake')}",
         pseudonym_key=KEY,
         pushgateway_port=_closed_port(),
