@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-# One definition for the whole session: imported into two folders' conftest files, a
-# session fixture would be two fixtures and run the pipeline twice.
-from tests.dags.pipeline_fixtures import daily_pipeline  # noqa: F401 (fixture)
-
-pytest_plugins = ["tests.stack_fixtures"]
+# Registered here, once: a session fixture imported into two folders' conftest files would
+# be two fixtures, and the pipeline would run twice.
+pytest_plugins = ["tests.stack_fixtures", "tests.dags.pipeline_fixtures"]
 
 
 @pytest.fixture(scope="session")

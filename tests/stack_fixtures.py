@@ -38,6 +38,11 @@ class ServiceStack:
         self.started.update(s.name for s in manager.select(services))
         return self.settings
 
+    def release(self, service: str) -> None:
+        """Stop one service no test needs any more (not what it requires)."""
+        manager.handle(self.settings, manager.BY_NAME[service]).stop()
+        self.started.discard(service)
+
     def stop(self) -> None:
         if self.started:
             manager.down(self.settings, sorted(self.started))

@@ -1,5 +1,5 @@
-"""The DAG folder loaded once per session, as Airflow's dag-processor loads it; and the test
-stack made ready to run the DAGs (``tests/dags/pipeline_fixtures.py``)."""
+"""The DAG folder loaded once per session, as Airflow's dag-processor loads it. The test
+stack made ready to run the DAGs is in ``tests/dags/pipeline_fixtures.py``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ import pytest
 
 from adplatform.orchestration.pools import POOLS
 from adplatform.settings import REPO_ROOT
-from tests.dags.pipeline_fixtures import (  # noqa: F401 (fixtures)
-    airflow_api,
-    pipeline_stack,
-)
 
 DAGS_DIR = REPO_ROOT / "dags"
 

@@ -2,13 +2,13 @@
 SQL endpoint with the ``adtech`` tables, and the Pushgateway the task callbacks push to;
 and ``daily_pipeline``, the two simulated days run through ``adtech_daily`` once per session.
 
-Imported by the conftest files of ``tests/dags`` and ``tests/browser``; every step is
-idempotent, so two folders asking for it in one session cost a second check, not a second
-set-up.
+A plugin of the whole suite (``tests/conftest.py``): the DAG, browser and monitoring tests
+share one run of the pipeline.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,12 +70,20 @@ class DailyPipeline:
     states: dict[date, str]
     run_types: dict[date, str]
     task_states: dict[date, dict[str, str | None]]
+    # Unix times around run_pipeline: the window the monitoring metrics of the run are in.
+    started_at: float
+    finished_at: float
 
 
 @pytest.fixture(scope="session")
 def daily_pipeline(pipeline_stack: Settings, airflow_api: AirflowApi, test_stack) -> DailyPipeline:
-    settings = test_stack.require("kafka")  # the pipeline stack and the broker
+    # As the demo runs it: the stream monitor counts what the simulator publishes and
+    # Prometheus scrapes it and the Pushgateway the jobs push to.
+    settings = test_stack.require("kafka", "prometheus", "stream-monitor")
+    started_at = time.time()
     states = run_pipeline(settings, DAILY_OPTIONS, say=print)
+    finished_at = time.time()
+    test_stack.release("stream-monitor")  # a Spark application the later tests do not need
     days = sorted(states)
     runs = {
         date.fromisoformat(r["logical_date"][:10]): r
@@ -90,4 +98,6 @@ def daily_pipeline(pipeline_stack: Settings, airflow_api: AirflowApi, test_stack
         task_states={
             day: airflow_api.task_states(DAILY_DAG, run["dag_run_id"]) for day, run in runs.items()
         },
+        started_at=started_at,
+        finished_at=finished_at,
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import re
 import threading
 import time
 import urllib.parse
@@ -24,7 +23,6 @@ from adplatform.metrics import BatchRun, StreamMetrics
 
 from .conftest import (
     ALERTMANAGER_CONFIG,
-    DASHBOARDS_DIR,
     RULES_DIR,
     Service,
     free_port,
@@ -32,10 +30,9 @@ from .conftest import (
     start_pushgateway,
     wait_http,
 )
+from .dashboards import as_promql, dashboard_queries
 
 TOPICS = ("ad_impressions", "bid_requests")
-# Stand-ins for the dashboard variables: every value ("All").
-VARIABLES = {"topic": ".*", "job": ".*", "source": ".*", "suite": ".*", "severity": ".*"}
 
 
 class Webhook:
@@ -255,27 +252,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         webhook.close()
 
 
-def dashboard_queries() -> list[tuple[str, str, str]]:
-    found = []
-    for path in sorted(DASHBOARDS_DIR.glob("*.json")):
-        board = json.loads(path.read_text())
-        for panel in board["panels"]:
-            for t in panel.get("targets", []):
-                found.append((path.name, panel["title"], t["expr"]))
-        for variable in board["templating"]["list"]:
-            if variable["type"] == "query":
-                found.append((path.name, f"variable {variable['name']}", variable["definition"]))
-    return found
-
-
-def as_instant_query(expr: str) -> str:
-    """A dashboard query as Prometheus' API takes it: variables set to All."""
-    expr = expr.replace("$__rate_interval", "30s")
-    expr = re.sub(r"\$(\w+)", lambda m: VARIABLES[m[1]], expr)
-    match = re.fullmatch(r"label_values\((.+), (\w+)\)", expr)
-    return f"count by ({match[2]}) ({match[1]})" if match else expr
-
-
 def test_every_dashboard_query_returns_data(live: Live) -> None:
     # Rates need a few scrapes of the stream endpoint.
     eventually(
@@ -292,7 +268,7 @@ def test_every_dashboard_query_returns_data(live: Live) -> None:
     )
     empty = []
     for board, title, expr in dashboard_queries():
-        answer = query(live.prometheus, as_instant_query(expr))
+        answer = query(live.prometheus, as_promql(expr))
         assert answer["status"] == "success", f"{board} / {title}: {answer.get('error')}"
         if not answer["data"]["result"]:
             empty.append(f"{board} / {title}: {expr}")
