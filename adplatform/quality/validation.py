@@ -55,6 +55,10 @@ log = logging.getLogger(__name__)
 # SUMMARY: counts plus up to 20 unexpected values per expectation, enough for the Data Docs
 # tables; never COMPLETE, which collects every unexpected value to the driver.
 RESULT_FORMAT = "SUMMARY"
+# The first pass of every validation: the counts without the unexpected values. GX runs one
+# Spark job per expectation to collect those values, even when it passed; with a limit of 0
+# Spark plans no job. Only a suite that failed is validated again with RESULT_FORMAT.
+COUNTS_ONLY = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 SAMPLE_SIZE = 5
 DOCS_SITE = "run"
 RESULT_FILE = "validation_result.json"
@@ -205,7 +209,13 @@ def validate(
         for name, frame in views.items():
             frame.createOrReplaceTempView(name)
         df.createOrReplaceTempView(batch_view)
-        result = _run_gx(df, definition, parameters, run.run_id, out_dir / DOCS_DIR)
+        result = _run_gx(df, definition, parameters, run.run_id, out_dir / DOCS_DIR, COUNTS_ONLY)
+        if not result.success:
+            # Again with the unexpected values, for the log, the results and the Data Docs.
+            shutil.rmtree(out_dir / DOCS_DIR, ignore_errors=True)
+            result = _run_gx(
+                df, definition, parameters, run.run_id, out_dir / DOCS_DIR, RESULT_FORMAT
+            )
         outcomes = tuple(
             _outcome(r, lambda query: _sample_rows(spark, query, batch_view))
             for r in result.results
@@ -263,6 +273,7 @@ def _run_gx(
     parameters: Mapping[str, Any],
     run_id: str,
     docs_dir: Path,
+    result_format: str | Mapping[str, Any],
 ) -> ExpectationSuiteValidationResult:
     """One validation in a fresh in-memory GX context whose only Data Docs site is docs_dir.
 
@@ -302,7 +313,7 @@ def _run_gx(
             name=definition.name,
             validation_definitions=[validation],
             actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
-            result_format=RESULT_FORMAT,
+            result_format=result_format,
         )
     )
     result = checkpoint.run(
