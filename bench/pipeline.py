@@ -119,10 +119,15 @@ def simulated(volume: int, fault_rate: float) -> tuple[Path, dict]:
         "impressions_per_s": round(volume / seconds),
         "raw_records": raw,
         "raw_records_per_s": round(raw / seconds),
+        # generation runs first in this process, so its peak is the process's so far
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "load_average": os.getloadavg(),
     }
     record.write_text(json.dumps(info, indent=1))
-    log(f"generated in {seconds:.0f} s ({info['impressions_per_s']:,} impressions/s)")
+    log(
+        f"generated in {seconds:.0f} s ({info['impressions_per_s']:,} impressions/s, "
+        f"peak {info['peak_rss_mb']:,} MB)"
+    )
     return out, info
 
 
