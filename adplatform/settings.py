@@ -75,6 +75,10 @@ class Settings:
     spark_master: str = "local[*]"
     # Heap of each JVM service of the embedded stack, in MiB (2-core, small-memory default).
     service_heap_mb: int = 512
+    # Heap of a batch job's driver, in MiB; with a local master the driver is also the
+    # executor. Spark's 1 GiB default ran out of heap in clean_bid_requests at 1M
+    # impressions (4M bid requests) a day (docs/performance.md).
+    spark_driver_memory_mb: int = 3072
     # Key of the HMAC that pseudonymises ids and IPs (semantic 8). Never in the repository:
     # `adplatform stack up` generates one into the state folder on first start.
     pseudonym_key: str = field(default="", repr=False)

@@ -43,9 +43,14 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
-def spark_submit_conf_args(settings: Settings) -> list[str]:
+def batch_job_conf(settings: Settings) -> dict[str, str]:
+    """``spark_conf`` plus the driver heap of a batch job (the services size their own)."""
+    return {**spark_conf(settings), "spark.driver.memory": f"{settings.spark_driver_memory_mb}m"}
+
+
+def spark_submit_conf_args(settings: Settings, conf: dict[str, str] | None = None) -> list[str]:
     args = []
-    for key, value in spark_conf(settings).items():
+    for key, value in (conf or spark_conf(settings)).items():
         args += ["--conf", f"{key}={value}"]
     return args
 
@@ -58,7 +63,7 @@ def spark_submit_command(settings: Settings, app: str, *app_args: str) -> list[s
         str(pyspark_home() / "bin" / "spark-submit"),
         "--master",
         settings.spark_master,
-        *spark_submit_conf_args(settings),
+        *spark_submit_conf_args(settings, batch_job_conf(settings)),
         app,
         *app_args,
     ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 from adplatform.settings import REPO_ROOT, Settings
-from adplatform.spark_config import spark_conf
+from adplatform.spark_config import batch_job_conf
 from adplatform.stack.service import Service, run_setup_step
 
 ADMIN_USER = "admin"
@@ -115,7 +115,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 def write_spark_defaults(settings: Settings) -> Path:
     conf_dir = settings.state_dir / "spark-conf"
     conf_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"{k} {v}" for k, v in spark_conf(settings).items()]
+    lines = [f"{k} {v}" for k, v in batch_job_conf(settings).items()]
     (conf_dir / "spark-defaults.conf").write_text("\n".join(lines) + "\n")
     return conf_dir
 
