@@ -278,13 +278,17 @@ class Monitor:
             for topic, minute, records in closed:
                 score = self.baseline.observe(topic, minute, records)
                 self.metrics.volume_anomaly_score.labels(topic=topic).set(score.score)
+            state = json.dumps(self.baseline.to_json()) if closed else None
+        if state is not None:
+            self.files.write_text(self.baseline_uri, state)
+        # Only once the baseline is on the lake may the gauge show what it learnt: a restart
+        # right after the gauge changed then restores the same baseline (the restart test
+        # stopped the monitor between the two and found nothing to restore).
+        with self.lock:
             for topic in transforms.TOPICS:
                 expected = self.baseline.expected(topic, now)
                 if expected is not None:
                     self.metrics.volume_expected.labels(topic=topic).set(expected)
-            state = json.dumps(self.baseline.to_json()) if closed else None
-        if state is not None:
-            self.files.write_text(self.baseline_uri, state)
 
     def on_progress(self, end_offsets: str | None) -> None:
         """A micro-batch committed: it read up to ``end_offsets``."""
