@@ -19,9 +19,10 @@ metrics, the logs and the error messages use, e.g.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -77,6 +78,12 @@ class Suite:
     def parameters(self) -> frozenset[str]:
         """Names of the run-time parameters (``{"$PARAMETER": name}``) the suite uses."""
         return frozenset(_parameter_names(self.expectations))
+
+    def only(self, labels: Collection[str]) -> Suite:
+        """The same suite with only the expectations of ``labels``."""
+        return dataclasses.replace(
+            self, expectations=tuple(e for e in self.expectations if expectation_label(e) in labels)
+        )
 
     def to_gx(self) -> ExpectationSuite:
         """The suite as a GX ``ExpectationSuite``, GX severity taken from ``meta.severity``."""

@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 RESULT_FORMAT = "SUMMARY"
 # The first pass of every validation: the counts without the unexpected values. GX runs one
 # Spark job per expectation to collect those values, even when it passed; with a limit of 0
-# Spark plans no job. Only a suite that failed is validated again with RESULT_FORMAT.
+# Spark plans no job. Only the expectations that failed are validated again, with
+# RESULT_FORMAT.
 COUNTS_ONLY = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 SAMPLE_SIZE = 5
 DOCS_SITE = "run"
@@ -209,13 +210,17 @@ def validate(
         for name, frame in views.items():
             frame.createOrReplaceTempView(name)
         df.createOrReplaceTempView(batch_view)
-        result = _run_gx(df, definition, parameters, run.run_id, out_dir / DOCS_DIR, COUNTS_ONLY)
+        counted = _run_gx(
+            df, definition, parameters, run.run_id, COUNTS_ONLY, docs_dir=out_dir / DOCS_DIR
+        )
+        result = counted.result
         if not result.success:
-            # Again with the unexpected values, for the log, the results and the Data Docs.
-            shutil.rmtree(out_dir / DOCS_DIR, ignore_errors=True)
-            result = _run_gx(
-                df, definition, parameters, run.run_id, out_dir / DOCS_DIR, RESULT_FORMAT
-            )
+            # The failed expectations again, with their unexpected values for the log, the
+            # results file and the Data Docs; the passed ones keep their counts.
+            failed = definition.only({_label(r) for r in result.results if not r.success})
+            sampled = _run_gx(df, failed, parameters, run.run_id, RESULT_FORMAT)
+            result = _with_samples(result, sampled.result)
+        _build_data_docs(counted, result)
         outcomes = tuple(
             _outcome(r, lambda query: _sample_rows(spark, query, batch_view))
             for r in result.results
@@ -267,37 +272,46 @@ def _campaign_ids(dim_campaign: DataFrame) -> list[str]:
     return [r[0] for r in dim_campaign.select("campaign_id").distinct().collect() if r[0]]
 
 
+@dataclass(frozen=True)
+class _GxRun:
+    """A validation's result and the in-memory GX context that holds it under ``key``."""
+
+    context: Any
+    key: Any
+    result: ExpectationSuiteValidationResult
+
+
 def _run_gx(
     df: DataFrame,
     definition: Suite,
     parameters: Mapping[str, Any],
     run_id: str,
-    docs_dir: Path,
     result_format: str | Mapping[str, Any],
-) -> ExpectationSuiteValidationResult:
-    """One validation in a fresh in-memory GX context whose only Data Docs site is docs_dir.
+    docs_dir: Path | None = None,
+) -> _GxRun:
+    """One validation in a fresh in-memory GX context; its only Data Docs site is docs_dir.
 
     A fresh context per validation keeps each run's Data Docs to that run's result (a
     shared context would list every earlier validation of the process in its index).
     """
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(
-        DOCS_SITE,
-        {
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(docs_dir),
+    if docs_dir is not None:
+        context.add_data_docs_site(
+            DOCS_SITE,
+            {
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
             },
-        },
-    )
+        )
     # persist=False: GX would cache the DataFrame and never release it; validate() does it.
     batch_definition = (
         context.data_sources.add_spark("spark", persist=False)
@@ -312,7 +326,6 @@ def _run_gx(
         gx.Checkpoint(
             name=definition.name,
             validation_definitions=[validation],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])],
             result_format=result_format,
         )
     )
@@ -321,8 +334,35 @@ def _run_gx(
         expectation_parameters=dict(parameters),
         run_id=RunIdentifier(run_name=run_id),
     )
-    (validation_result,) = result.run_results.values()
-    return validation_result
+    ((key, validation_result),) = result.run_results.items()
+    return _GxRun(context, key, validation_result)
+
+
+def _with_samples(
+    counts: ExpectationSuiteValidationResult, samples: ExpectationSuiteValidationResult
+) -> ExpectationSuiteValidationResult:
+    """``counts`` with each expectation that ``samples`` validated again replaced by that."""
+    again = {_label(r): r for r in samples.results}
+    counts.results = [again.get(_label(r), r) for r in counts.results]
+    return counts
+
+
+def _build_data_docs(run: _GxRun, result: ExpectationSuiteValidationResult) -> None:
+    """Renders ``result`` into the Data Docs site of the context ``run`` validated in."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
+
+    run.context.validation_results_store.set(run.key, result)
+    run.context.build_data_docs(
+        site_names=[DOCS_SITE],
+        resource_identifiers=[run.key, ExpectationSuiteIdentifier(name=result.suite_name)],
+    )
+
+
+def _label(result: ExpectationValidationResult) -> str:
+    config = result.expectation_config
+    return expectation_label({"type": config.type, "kwargs": config.kwargs, "meta": config.meta})
 
 
 def _text(value: Any) -> str:
