@@ -332,7 +332,6 @@ class StreamMetrics:
 # Pushing
 # ---------------------------------------------------------------------------------------------
 
-PUSH_ATTEMPTS = 3
 PUSH_BACKOFF_S = 0.5
 PUSH_TIMEOUT_S = 5.0
 DAILY_S = 86400.0
@@ -413,6 +412,12 @@ def _reason(error: Exception | None) -> str:
     return str(error)
 
 
+def _attempts(settings: settings_module.Settings | None, attempts: int | None) -> int:
+    if attempts is not None:
+        return attempts
+    return (settings or settings_module.load()).pushgateway_push_attempts
+
+
 def _gateway_url(settings: settings_module.Settings | None, gateway: str | None) -> str:
     if gateway:
         return gateway
@@ -452,7 +457,7 @@ class BatchRun:
         settings: settings_module.Settings | None = None,
         gateway: str | None = None,
         expected_interval_s: float = DAILY_S,
-        push_attempts: int = PUSH_ATTEMPTS,
+        push_attempts: int | None = None,
         push_backoff_s: float = PUSH_BACKOFF_S,
         push_timeout_s: float = PUSH_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
@@ -472,7 +477,7 @@ class BatchRun:
         self._pusher = _Pusher(
             _gateway_url(settings, gateway),
             f"job={job} source={source} run_id={run_id}",
-            push_attempts,
+            _attempts(settings, push_attempts),
             push_backoff_s,
             push_timeout_s,
             sleep,
@@ -637,7 +642,7 @@ def push_job_outcome(
     source: str = "",
     settings: settings_module.Settings | None = None,
     gateway: str | None = None,
-    push_attempts: int = PUSH_ATTEMPTS,
+    push_attempts: int | None = None,
     push_backoff_s: float = PUSH_BACKOFF_S,
     push_timeout_s: float = PUSH_TIMEOUT_S,
     clock: Callable[[], float] = time.time,
@@ -655,7 +660,7 @@ def push_job_outcome(
     pusher = _Pusher(
         _gateway_url(settings, gateway),
         f"job={job} source={source} run_id={run_id}",
-        push_attempts,
+        _attempts(settings, push_attempts),
         push_backoff_s,
         push_timeout_s,
         sleep,

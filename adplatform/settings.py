@@ -60,6 +60,9 @@ class Settings:
     airflow_port: int = 8080
     stream_monitor_port: int = 9108
     alert_receiver_port: int = 9099
+    # Tries of each push to the Pushgateway before a job goes on without its metrics (with
+    # exponential backoff from 0.5 s between them); 1 where no gateway is wanted.
+    pushgateway_push_attempts: int = 3
 
     # Where Alertmanager posts notifications; empty means the stack's own alert receiver,
     # which appends them to logs/alerts.jsonl.

@@ -29,6 +29,7 @@ def local_lake(spark, tmp_path_factory) -> Settings:
         lake_uri=f"file://{tmp_path_factory.mktemp('chaos_lake')}",
         pseudonym_key=PSEUDONYM_KEY,
         pushgateway_port=closed_port(),
+        pushgateway_push_attempts=1,
     )
     apply_ddl(spark, settings)
     return settings

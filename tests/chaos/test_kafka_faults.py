@@ -68,7 +68,7 @@ def test_broker_stop_while_publishing_and_landing_kill_end_in_the_ground_truth(
     )
     manifest = simulate(config, out)
     settings = lake_settings(stack, "broker").with_overrides(
-        pseudonym_key=PSEUDONYM_KEY, pushgateway_port=closed_port()
+        pseudonym_key=PSEUDONYM_KEY, pushgateway_port=closed_port(), pushgateway_push_attempts=1
     )
     prefix = f"{unique('broker')}_"
     for topic in publish.TOPICS:

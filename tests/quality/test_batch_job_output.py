@@ -120,6 +120,7 @@ def pipeline(spark, tmp_path_factory) -> Settings:
         lake_uri=f"file://{root / 'lake'}",
         pseudonym_key="data-quality-test-key",
         pushgateway_port=_closed_port(),
+        pushgateway_push_attempts=1,
     )
     run_dir = root / "sim"
     config = SimConfig(

@@ -35,6 +35,7 @@ def lake_settings(tmp_path_factory) -> Settings:
         lake_uri=f"file://{tmp_path_factory.mktemp('lake')}",
         pseudonym_key=KEY,
         pushgateway_port=_closed_port(),
+        pushgateway_push_attempts=1,  # no backoff waits for a gateway that is not there
     )
 
 
