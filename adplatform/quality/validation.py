@@ -17,9 +17,11 @@ with the run's parameters and reference views, then
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -65,6 +67,23 @@ DOCS_SITE = "run"
 RESULT_FILE = "validation_result.json"
 SUMMARY_FILE = "summary.json"
 DOCS_DIR = "data_docs"
+
+
+def import_gx_in_background() -> None:
+    """Starts importing Great Expectations on a daemon thread.
+
+    The import takes about 4 s of one core. A job that audits its output needs it only at
+    the audit, and until then its Python thread mostly waits for the JVM (the session, the
+    reads, the staging write), so a job that starts the import with its session finds it
+    done instead of paying for it on its critical path. Python's import lock makes an
+    import of the same module in the main thread wait for this one, never run twice.
+    """
+    threading.Thread(
+        target=importlib.import_module,
+        args=("great_expectations",),
+        name="import-great-expectations",
+        daemon=True,
+    ).start()
 
 
 @dataclass(frozen=True)

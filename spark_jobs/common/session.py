@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 
 from adplatform.errors import UserError
 from adplatform.metrics import manual_run_id
+from adplatform.quality.validation import import_gx_in_background
 from adplatform.settings import Settings, SettingsError
 from adplatform.spark_config import spark_conf
 from spark_jobs.common.fence import CONSTRAINT_PROPAGATION
@@ -65,8 +66,14 @@ def require_pseudonym_key(settings: Settings) -> str:
     return settings.pseudonym_key
 
 
-def job_session(app_name: str, settings: Settings) -> SparkSession:
-    """The platform's SparkSession (Hive metastore, UTC, dynamic partition overwrite)."""
+def job_session(app_name: str, settings: Settings, *, audits: bool = True) -> SparkSession:
+    """The platform's SparkSession (Hive metastore, UTC, dynamic partition overwrite).
+
+    ``audits``: the job validates what it writes with a suite, so Great Expectations is
+    imported while the session starts (``import_gx_in_background``).
+    """
+    if audits:
+        import_gx_in_background()
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         settings = settings_module.load()
         require_pseudonym_key(settings)
-        run(job_session(JOB, settings), settings, args)
+        run(job_session(JOB, settings, audits=False), settings, args)
         return 0
 
     return run_main(JOB, body)
