@@ -472,12 +472,12 @@ def read_raw(root: Path) -> Iterator[Raw]:
             for index, rec in enumerate(writers.read_kafka_records(path)):
                 yield Raw.kafka(source, rec["value"], rec["timestamp_ms"], (name, index))
     for path in sorted((root / writers.INBOX_DIR).glob("tracking_*.csv")):
-        m = _TRACKING_FILE.fullmatch(path.name)
+        name = path.name  # one string for every row of the file
+        m = _TRACKING_FILE.fullmatch(name)
         if m is None:
             continue
         hour = datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H").replace(tzinfo=UTC)
         hour_us = _us(hour - _EPOCH)
-        name = path.name
         lines = writers.split_lines(path.read_bytes())
         if not lines or lines[0].rstrip(b"\r") != TRACKING_CSV_HEADER.encode():
             raise ValueError(f"{path}: first line is not the tracking CSV header")
