@@ -89,7 +89,7 @@ def simulated(volume: int, fault_rate: float) -> tuple[Path, dict]:
     """The simulated day of that volume, generated on first use; its generation record.
 
     Generation runs in a child process: its peak (the ground truth holds every valid record,
-    about 10 GB at 5M impressions) is returned to the machine before any job starts.
+    15 GB measured at 5M impressions) is returned to the machine before any job starts.
     """
     out = DATA / f"sim-{volume}-f{fault_rate}"
     record = out.parent / f"{out.name}.generation.json"

@@ -92,10 +92,13 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
     def string(name: str) -> Column:
         return F.col(f"_s_{name}")
 
+    def string_value(name: str) -> Column:
+        return string(name) if name in STRING_FIELDS else _string(doc, f"$.{name}")
+
     missing = {
         name: json_type(name).isNull()
         | (json_type(name) == "VOID")
-        | ((json_type(name) == "STRING") & (_string(doc, f"$.{name}") == ""))
+        | ((json_type(name) == "STRING") & (string_value(name) == ""))
         for name in REQUIRED
     }
     wrong_string = {n: json_type(n) != "STRING" for n in STRING_FIELDS}
