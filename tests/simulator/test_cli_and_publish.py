@@ -185,7 +185,9 @@ def test_publish_stops_at_the_first_refused_record(small_run):
 
 def test_publish_refuses_arrivals_in_the_future(tmp_path):
     out = tmp_path / "run"
-    simulate(SimConfig(days=1, events_per_day=20, start_date=date.today()), out)
+    # Two days ahead: every arrival is more than a day past the clock at any time of day
+    # (a run of today, tested late in the evening, would have arrived already).
+    simulate(SimConfig(days=1, events_per_day=20, start_date=date.today() + timedelta(days=2)), out)
     with pytest.raises(UserError, match="earlier --start-date"):
         publish(out, load({}), producer_factory=FakeProducer)
 
