@@ -85,13 +85,35 @@ def log(message: str) -> None:
 # -- 1. generation ---------------------------------------------------------------------------
 
 
+# The generation's peak per impression, measured at 5M (15,008 MB): the ground truth holds
+# every valid record of the day at once.
+TRUTH_MB_PER_MILLION = 3000
+
+
+def memory_shortfall(volume: int, available_mb: int) -> str | None:
+    """Why generating that volume would run out of memory here, or None if it fits."""
+    needed_mb = volume * TRUTH_MB_PER_MILLION // 1_000_000
+    if needed_mb <= available_mb:
+        return None
+    return (
+        f"generating {volume:,} impressions/day needs about {needed_mb:,} MB for its ground "
+        f"truth ({TRUTH_MB_PER_MILLION:,} MB a million impressions, measured at 5M) and "
+        f"{available_mb:,} MB are available here; bench smaller volumes (BENCH_VOLUMES) "
+        "until the reference streams an hour at a time (docs/performance.md)"
+    )
+
+
+def simulation_folder(volume: int, fault_rate: float) -> Path:
+    return DATA / f"sim-{volume}-f{fault_rate}"
+
+
 def simulated(volume: int, fault_rate: float) -> tuple[Path, dict]:
     """The simulated day of that volume, generated on first use; its generation record.
 
     Generation runs in a child process: its peak (the ground truth holds every valid record,
     15 GB measured at 5M impressions) is returned to the machine before any job starts.
     """
-    out = DATA / f"sim-{volume}-f{fault_rate}"
+    out = simulation_folder(volume, fault_rate)
     record = out.parent / f"{out.name}.generation.json"
     if (out / "manifest.json").exists() and record.exists():
         return out, json.loads(record.read_text())
@@ -641,9 +663,17 @@ def main(argv: list[str] | None = None) -> int:
         "--no-docs", action="store_true", help="do not append to docs/performance.md"
     )
     args = parser.parse_args(argv)
+    volumes = [int(v) for v in args.volumes.split(",") if v.strip()]
+    available_mb = psutil.virtual_memory().available // 2**20
+    for volume in volumes:
+        generated = (simulation_folder(volume, args.fault_rate) / "manifest.json").exists()
+        problem = None if generated else memory_shortfall(volume, available_mb)
+        if problem:
+            print(f"bench: {problem}", file=sys.stderr)
+            return 2
     host = machine()
     failed = False
-    for volume in (int(v) for v in args.volumes.split(",") if v.strip()):
+    for volume in volumes:
         result = run_volume(volume, args.fault_rate, host["cores"])
         path = save(result, host)
         table = markdown(result, host)
