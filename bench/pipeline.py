@@ -107,6 +107,15 @@ def simulation_folder(volume: int, fault_rate: float) -> Path:
     return DATA / f"sim-{volume}-f{fault_rate}"
 
 
+def generation_record(out: Path) -> Path:
+    return out.parent / f"{out.name}.generation.json"
+
+
+def is_generated(out: Path) -> bool:
+    """Whether that simulated day is complete, so later runs reuse it."""
+    return (out / "manifest.json").exists() and generation_record(out).exists()
+
+
 def simulated(volume: int, fault_rate: float) -> tuple[Path, dict]:
     """The simulated day of that volume, generated on first use; its generation record.
 
@@ -114,8 +123,8 @@ def simulated(volume: int, fault_rate: float) -> tuple[Path, dict]:
     15 GB measured at 5M impressions) is returned to the machine before any job starts.
     """
     out = simulation_folder(volume, fault_rate)
-    record = out.parent / f"{out.name}.generation.json"
-    if (out / "manifest.json").exists() and record.exists():
+    record = generation_record(out)
+    if is_generated(out):
         return out, json.loads(record.read_text())
     shutil.rmtree(out, ignore_errors=True)
     log(f"generating {volume:,} impressions (once; reused by later runs) into {out}")
@@ -666,8 +675,9 @@ def main(argv: list[str] | None = None) -> int:
     volumes = [int(v) for v in args.volumes.split(",") if v.strip()]
     available_mb = psutil.virtual_memory().available // 2**20
     for volume in volumes:
-        generated = (simulation_folder(volume, args.fault_rate) / "manifest.json").exists()
-        problem = None if generated else memory_shortfall(volume, available_mb)
+        if is_generated(simulation_folder(volume, args.fault_rate)):
+            continue
+        problem = memory_shortfall(volume, available_mb)
         if problem:
             print(f"bench: {problem}", file=sys.stderr)
             return 2
