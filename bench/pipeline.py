@@ -3,7 +3,9 @@
 For each volume (impressions per day; bids about 4x, clicks and conversions in proportion):
 
 1. **generate** the simulated day once (``bench/data/pipeline/sim-<volume>``, reused by later
-   runs; generation speed is recorded because it bounds the volumes this can reach);
+   runs; generation speed is recorded because it bounds the volumes this can reach). A day
+   whose ground truth does not fit in memory is built from copies of a smaller one instead,
+   ids rewritten per copy so the truth scales exactly (``bench/replicate.py``);
 2. **landing**: lay the simulator's Kafka records out exactly as the landing job writes them
    (Parquet per arrival hour), copy the tracking CSVs into their hour folders and the
    dimension files into ``<lake>/dims``: a ``file://`` lake, no broker;
@@ -12,7 +14,8 @@ For each volume (impressions per day; bids about 4x, clicks and conversions in p
    (``--py-files`` code zip, ``--name``), against a private Hive metastore on free ports,
    then the same job of the DuckDB peer (``bench/peer``, one process per job);
 4. check: the peer's ``campaign_daily`` must equal Spark's row for row, and both the
-   simulator's ``expected.campaign_daily`` (the run fails otherwise);
+   simulator's ``expected.campaign_daily`` (the run fails otherwise); ``--sides spark``
+   leaves the peer out and checks Spark against the truth alone;
 5. the report query (hive/reports/campaign_performance.sql) on both.
 
 Per job and side: wall time, CPU seconds, peak RSS of the process tree (sampled every
@@ -20,7 +23,7 @@ Per job and side: wall time, CPU seconds, peak RSS of the process tree (sampled 
 clean (dims, impressions, bid requests), correlate/enrich (tracking: click correlation and
 attribution; the funnel), aggregate, report.
 
-    .venv/bin/python bench/pipeline.py [--volumes 200000] [--fault-rate 0.002]
+    .venv/bin/python bench/pipeline.py [--volumes 200000] [--fault-rate 0.002] [--sides spark]
 
 Results: ``bench/results/<date>-<volume>.json`` (one file per volume, runs of the day appended
 to ``runs``) and a table appended to docs/performance.md (``--no-docs`` to skip).
@@ -55,6 +58,7 @@ import psutil  # noqa: E402
 from adplatform import contracts  # noqa: E402
 from adplatform import settings as settings_module  # noqa: E402
 from adplatform.settings import Settings  # noqa: E402
+from bench import replicate  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "pipeline"
 RESULTS = REPO / "bench" / "results"
@@ -98,9 +102,31 @@ def memory_shortfall(volume: int, available_mb: int) -> str | None:
     return (
         f"generating {volume:,} impressions/day needs about {needed_mb:,} MB for its ground "
         f"truth ({TRUTH_MB_PER_MILLION:,} MB a million impressions, measured at 5M) and "
-        f"{available_mb:,} MB are available here; bench smaller volumes (BENCH_VOLUMES) "
-        "until the reference streams an hour at a time (docs/performance.md)"
+        f"{available_mb:,} MB are available here, and no smaller day that fits divides it "
+        "into copies (bench/replicate.py); bench smaller volumes (BENCH_VOLUMES)"
     )
+
+
+def plan_day(volume: int, fault_rate: float, available_mb: int) -> tuple[int, int] | None:
+    """(base volume, copies) that builds the day: whole when it fits in memory, else copies.
+
+    For copies, a base day already generated comes first (generating one takes an hour at
+    5M), then the fewest copies. None when not even copies of a smaller day fit.
+    """
+    if is_generated(simulation_folder(volume, fault_rate)):
+        return volume, 1
+    if memory_shortfall(volume, available_mb) is None:
+        return volume, 1
+    fitting = [
+        k
+        for k in range(2, replicate.max_copies() + 1)
+        if volume % k == 0 and memory_shortfall(volume // k, available_mb) is None
+    ]
+    generated = [k for k in fitting if is_generated(simulation_folder(volume // k, fault_rate))]
+    if not fitting:
+        return None
+    copies = (generated or fitting)[0]
+    return volume // copies, copies
 
 
 def simulation_folder(volume: int, fault_rate: float) -> Path:
@@ -177,65 +203,86 @@ def _generate(volume: int, fault_rate: float, out: Path) -> dict:
 # -- 2. landing ------------------------------------------------------------------------------
 
 
-def land(sim: Path, settings: Settings) -> dict:
-    """The run laid out as the landing job and the tracking intake leave it."""
+def _land_topic(sim: Path, root: Path, topic: str, copies: int) -> int:
+    """A topic's Kafka records as Parquet per arrival hour; how many were landed."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from adplatform.simulator import writers
+
+    schema = pa.schema(
+        [
+            ("key", pa.binary()),
+            ("value", pa.binary()),
+            ("topic", pa.string()),
+            ("partition", pa.int32()),
+            ("offset", pa.int64()),
+            ("kafka_ts", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+    bid_request = topic == contracts.TOPIC_BID_REQUESTS
+    pending: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    parts: dict[tuple[str, str], int] = defaultdict(int)
+
+    def write(hours: list[tuple[str, str]]) -> None:
+        for day, hour in hours:
+            rows = pending.pop((day, hour))
+            folder = root / "landing" / topic / f"arrival_date={day}" / f"arrival_hour={hour}"
+            folder.mkdir(parents=True, exist_ok=True)
+            columns = [[r[0] for r in rows], [r[1] for r in rows], [topic] * len(rows),
+                       [0] * len(rows), [r[3] for r in rows], [r[2] for r in rows]]  # fmt: skip
+            part = parts[day, hour]
+            parts[day, hour] += 1
+            table = pa.table(columns, schema=schema)
+            pq.write_table(table, folder / f"part-{part:05d}.snappy.parquet")
+
+    offset = 0
+    for path in writers.kafka_files(sim, topic):
+        for rec in writers.read_kafka_records(path):
+            ts = rec["timestamp_ms"]
+            hour = datetime.fromtimestamp(ts / 1000, UTC)
+            rows = pending[hour.date().isoformat(), f"{hour.hour:02d}"]
+            for key, value in replicate.kafka_copies(rec, copies, bid_request):
+                rows.append((key, value, ts * 1000, offset))
+                offset += 1
+        # A file holds one generated hour and nothing arrives before it is generated, so every
+        # arrival hour up to this file's is complete: writing them keeps memory to an hour or
+        # so of records (a later straggler would only add a second part).
+        generated = datetime.strptime(path.stem, "%Y%m%d_%H")
+        upto = (generated.date().isoformat(), f"{generated.hour:02d}")
+        write(sorted(h for h in pending if h <= upto))
+    write(sorted(pending))
+    return offset
+
+
+def land(sim: Path, settings: Settings, copies: int = 1) -> dict:
+    """The run laid out as the landing job and the tracking intake leave it.
+
+    With copies > 1, every record, tracking row and user is landed that many times with ids
+    rewritten per copy (bench/replicate.py).
+    """
     from adplatform import lake
     from adplatform.simulator import writers
 
     root = Path(settings.lake_uri.removeprefix("file://"))
-    counts = {}
-    for topic in (contracts.TOPIC_BID_REQUESTS, contracts.TOPIC_AD_IMPRESSIONS):
-        by_hour: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-        offset = 0
-        for path in writers.kafka_files(sim, topic):
-            for rec in writers.read_kafka_records(path):
-                ts = rec["timestamp_ms"]
-                hour = datetime.fromtimestamp(ts / 1000, UTC)
-                by_hour[hour.date().isoformat(), f"{hour.hour:02d}"].append(
-                    (rec["key"], rec["value"], ts * 1000, offset)
-                )
-                offset += 1
-        schema = pa.schema(
-            [
-                ("key", pa.binary()),
-                ("value", pa.binary()),
-                ("topic", pa.string()),
-                ("partition", pa.int32()),
-                ("offset", pa.int64()),
-                ("kafka_ts", pa.timestamp("us", tz="UTC")),
-            ]
-        )
-        for (day, hour), rows in by_hour.items():
-            folder = root / "landing" / topic / f"arrival_date={day}" / f"arrival_hour={hour}"
-            folder.mkdir(parents=True, exist_ok=True)
-            table = pa.table(
-                [
-                    [r[0] for r in rows],
-                    [r[1] for r in rows],
-                    [topic] * len(rows),
-                    [0] * len(rows),
-                    [r[3] for r in rows],
-                    [r[2] for r in rows],
-                ],
-                schema=schema,
-            )
-            pq.write_table(table, folder / "part-00000.snappy.parquet")
-        counts[topic] = offset
+    counts = {
+        topic: _land_topic(sim, root, topic, copies)
+        for topic in (contracts.TOPIC_BID_REQUESTS, contracts.TOPIC_AD_IMPRESSIONS)
+    }
     tracking = 0
     for path in sorted((sim / writers.INBOX_DIR).glob("tracking_*.csv")):
         hour = datetime.strptime(path.name[9:20], "%Y%m%d_%H")
         folder = lake.landing_path(settings, lake.TRACKING_SOURCE, hour.date(), hour.hour)
         target = Path(folder.removeprefix("file://"))
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / path.name)
+        (target / path.name).write_bytes(replicate.csv_copies(path.read_bytes(), copies))
         tracking += 1
     dims = root / "dims"
     dims.mkdir(parents=True, exist_ok=True)
-    for name in ("campaigns", "users"):
-        shutil.copy(sim / "dims" / f"{name}.csv", dims / f"{name}.csv")
+    # campaigns are shared by every copy; users are copied like their events
+    for name, times in (("campaigns", 1), ("users", copies)):
+        text = (sim / "dims" / f"{name}.csv").read_bytes()
+        (dims / f"{name}.csv").write_bytes(replicate.csv_copies(text, times))
     counts["tracking_files"] = tracking
     return counts
 
@@ -407,11 +454,11 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def check(spark_glob: str, peer_glob: str, manifest: dict, ds: date) -> dict:
-    """campaign_daily: Spark = peer row for row, and both = the simulator's ground truth."""
-    spark, peer = _rows(spark_glob), _rows(peer_glob)
+def check(spark_glob: str, peer_glob: str | None, manifest: dict, ds: date) -> dict:
+    """campaign_daily: Spark = peer row for row (when the peer ran), and both = the truth."""
+    spark, peer = _rows(spark_glob), _rows(peer_glob) if peer_glob else {}
     problems = []
-    if sorted(spark) != sorted(peer):
+    if peer_glob and sorted(spark) != sorted(peer):
         problems.append(f"campaigns differ: spark {sorted(spark)} peer {sorted(peer)}")
     for campaign in sorted(set(spark) & set(peer)):
         for column in (*COMPARED, "win_rate"):
@@ -423,7 +470,7 @@ def check(spark_glob: str, peer_glob: str, manifest: dict, ds: date) -> dict:
     expected = {r["campaign_id"]: r for r in manifest["expected"]["campaign_daily"]
                 if r["dt"] == ds.isoformat()}  # fmt: skip
     win = manifest["expected"]["win_rate"].get(ds.isoformat(), {"won_imps": 0, "bid_imps": 0})
-    for side, rows in (("spark", spark), ("peer", peer)):
+    for side, rows in (("spark", spark), ("peer", peer))[: 2 if peer_glob else 1]:
         if sorted(rows) != sorted(expected):
             problems.append(f"{side}: campaigns differ from the ground truth")
         for campaign in sorted(set(rows) & set(expected)):
@@ -450,6 +497,11 @@ def check_reports(spark_file: Path, peer_file: Path) -> list[str]:
 # -- 6. one volume ---------------------------------------------------------------------------
 
 
+def _ratio(spark_seconds: float, duckdb_seconds: float | None) -> float | None:
+    """Spark's seconds over DuckDB's, when the peer ran."""
+    return None if duckdb_seconds is None else round(spark_seconds / duckdb_seconds, 2)
+
+
 def input_rows(manifest: dict, landed: dict, ds: date) -> dict[str, int]:
     """Rows each job reads, for rows/s per core (the simulator's counts of the day)."""
     day = ds.isoformat()
@@ -470,11 +522,18 @@ def input_rows(manifest: dict, landed: dict, ds: date) -> dict[str, int]:
     }
 
 
-def run_volume(volume: int, fault_rate: float, cores: int) -> dict:
+def run_volume(
+    volume: int, fault_rate: float, cores: int, copies: int = 1, sides: tuple = SIDES
+) -> dict:
+    """One volume: its day (generated, or copies of a smaller one) through every job."""
     from adplatform.stack import manager
 
-    sim, generation = simulated(volume, fault_rate)
+    sim, generation = simulated(volume // copies, fault_rate)
     manifest = json.loads((sim / "manifest.json").read_text())
+    if copies > 1:
+        manifest = replicate.scaled_manifest(manifest, copies)
+        generation = {"copies_of": sim.name, "copies": copies, "base": generation}
+        log(f"{volume:,} impressions/day: {copies} copies of {sim.name}, ids rewritten per copy")
     ds = START
     lake_root = DATA / "lake"
     peer_root = DATA / "peer"
@@ -488,7 +547,7 @@ def run_volume(volume: int, fault_rate: float, cores: int) -> dict:
 
     log(f"{volume:,} impressions/day: landing {sim.name} into {lake_root}")
     started = time.monotonic()
-    landed = land(sim, settings)
+    landed = land(sim, settings, copies)
     landing = {"seconds": round(time.monotonic() - started, 2), **landed}
     landing_files = _snapshot(lake_root)
     landing["files_written"] = len(landing_files)
@@ -508,11 +567,12 @@ def run_volume(volume: int, fault_rate: float, cores: int) -> dict:
         jobs = []
         for job, stage in JOBS:
             entry = {"job": job, "stage": stage, "input_rows": rows[job]}
-            sides = (
-                ("spark", spark.job(job, ds, peer_root), lake_root),
-                ("duckdb", peer_command(job, lake_root, peer_root, ds), peer_root),
-            )
-            for side, cmd, watch in sides:
+            commands = {
+                "spark": (spark.job(job, ds, peer_root), lake_root),
+                "duckdb": (peer_command(job, lake_root, peer_root, ds), peer_root),
+            }
+            for side in sides:
+                cmd, watch = commands[side]
                 started = datetime.now(UTC).replace(microsecond=0)
                 result = measure(cmd, spark.env, watch, logs / f"{side}-{job}.log")
                 if side == "spark":
@@ -521,36 +581,43 @@ def run_volume(volume: int, fault_rate: float, cores: int) -> dict:
                     )
                 result["rows_per_s_per_core"] = round(rows[job] / result["seconds"] / cores)
                 entry[side] = result
-            entry["ratio"] = round(entry["spark"]["seconds"] / entry["duckdb"]["seconds"], 2)
+            entry["ratio"] = _ratio(
+                entry["spark"]["seconds"], entry.get("duckdb", {}).get("seconds")
+            )
             log(
-                f"  {job:<25} spark {entry['spark']['seconds']:7.1f} s  "
-                f"duckdb {entry['duckdb']['seconds']:6.1f} s  ratio {entry['ratio']:5.1f}  "
-                f"(peak {entry['spark']['peak_rss_mb']} / {entry['duckdb']['peak_rss_mb']} MB)"
+                f"  {job:<25} "
+                + "  ".join(
+                    f"{side} {entry[side]['seconds']:7.1f} s (peak {entry[side]['peak_rss_mb']} MB)"
+                    for side in sides
+                )
+                + (f"  ratio {entry['ratio']:5.1f}" if entry["ratio"] else "")
             )
             jobs.append(entry)
     finally:
         manager.down(settings, ["metastore"])
 
     daily = f"dt={ds.isoformat()}/*.parquet"
+    peer_ran = "duckdb" in sides
     equality = check(
         str(lake_root / "warehouse" / "adtech.db" / "campaign_daily" / daily),
-        str(peer_root / "tables" / "campaign_daily" / daily),
+        str(peer_root / "tables" / "campaign_daily" / daily) if peer_ran else None,
         manifest,
         ds,
     )
-    reports = (peer_root / "report-spark.json", peer_root / "report.json")
-    equality["problems"] += check_reports(*reports)
+    if peer_ran:
+        reports = (peer_root / "report-spark.json", peer_root / "report.json")
+        equality["problems"] += check_reports(*reports)
     equality["equal"] = not equality["problems"]
 
     stages = {}
     for stage in STAGES:
         members = [j for j in jobs if j["stage"] == stage]
-        s = {side: round(sum(j[side]["seconds"] for j in members), 2) for side in SIDES}
-        s["ratio"] = round(s["spark"] / s["duckdb"], 2)
+        s = {side: round(sum(j[side]["seconds"] for j in members), 2) for side in sides}
+        s["ratio"] = _ratio(s["spark"], s.get("duckdb"))
         stages[stage] = s
     raw = sum(v["total"] for v in manifest["raw_records"].values())
     end_to_end = {}
-    for side in ("spark", "duckdb"):
+    for side in sides:
         seconds = sum(j[side]["seconds"] for j in jobs)
         end_to_end[side] = {
             "seconds": round(seconds, 2),
@@ -560,10 +627,13 @@ def run_volume(volume: int, fault_rate: float, cores: int) -> dict:
             "bytes_written": sum(j[side]["bytes_written"] for j in jobs),
             "rows_per_s_per_core": round(raw / seconds / cores),
         }
-    end_to_end["ratio"] = round(end_to_end["spark"]["seconds"] / end_to_end["duckdb"]["seconds"], 2)
+    end_to_end["ratio"] = _ratio(
+        end_to_end["spark"]["seconds"], end_to_end.get("duckdb", {}).get("seconds")
+    )
     return {
         "volume": volume,
         "fault_rate": fault_rate,
+        "sides": list(sides),
         "day": ds.isoformat(),
         "raw_records": raw,
         "generation": generation,
@@ -610,13 +680,42 @@ def markdown(result: dict, host: dict) -> str:
     load = ", ".join(f"{x:.1f}" for x in result["load_average_start"])
     load_end = ", ".join(f"{x:.1f}" for x in result["load_average_end"])
     check_text = "equal" if result["campaign_daily_check"]["equal"] else "**DIFFERENT**"
+    compared = (
+        "Spark vs DuckDB vs ground truth"
+        if "duckdb" in result["sides"]
+        else ("Spark vs ground truth (the DuckDB peer did not run)")
+    )
+    made = result["generation"]
+    day = (
+        f" The day is {made['copies']} copies of {made['copies_of']} with ids rewritten per "
+        "copy (bench/replicate.py)."
+        if "copies" in made
+        else ""
+    )
+
+    def cells(side: dict | None, *keys: str) -> str:
+        if side is None:
+            return " | ".join("—" for _ in keys)
+        out = []
+        for key in keys:
+            if key == "written":
+                out.append(f"{side['files_written']} / {side['bytes_written'] / 1e6:.1f}")
+            elif key == "seconds":
+                out.append(f"{side['seconds']}")
+            else:
+                out.append(f"{side[key]:,}")
+        return " | ".join(out)
+
+    def ratio(value: float | None) -> str:
+        return "—" if value is None else str(value)
+
     lines = [
         f"### {result['volume']:,} impressions/day ({result['raw_records']:,} raw records), "
         f"{result['finished_at'][:16].replace('T', ' ')} UTC",
         "",
         f"Machine: {host['cores']} cores, {host['memory_gb']} GB ({host['cpu']}); load average "
-        f"{load} at the start, {load_end} at the end. campaign_daily Spark vs DuckDB vs ground "
-        f"truth: {check_text}. Landing (file layout, shared): {result['landing']['seconds']} s.",
+        f"{load} at the start, {load_end} at the end. campaign_daily {compared}: {check_text}. "
+        f"Landing (file layout, shared): {result['landing']['seconds']} s.{day}",
         "",
         "| job | stage | Spark s | DuckDB s | Spark/DuckDB | Spark rows/s/core "
         "| DuckDB rows/s/core | Spark peak MB | DuckDB peak MB "
@@ -624,23 +723,26 @@ def markdown(result: dict, host: dict) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for j in result["jobs"]:
-        s, d = j["spark"], j["duckdb"]
+        s, d = j["spark"], j.get("duckdb")
         lines.append(
-            f"| {j['job']} | {j['stage']} | {s['seconds']} | {d['seconds']} | {j['ratio']} "
-            f"| {s['rows_per_s_per_core']:,} | {d['rows_per_s_per_core']:,} "
-            f"| {s['peak_rss_mb']:,} | {d['peak_rss_mb']:,} "
-            f"| {s['files_written']} / {s['bytes_written'] / 1e6:.1f} "
-            f"| {d['files_written']} / {d['bytes_written'] / 1e6:.1f} |"
+            f"| {j['job']} | {j['stage']} | {s['seconds']} | {cells(d, 'seconds')} "
+            f"| {ratio(j['ratio'])} "
+            f"| {s['rows_per_s_per_core']:,} | {cells(d, 'rows_per_s_per_core')} "
+            f"| {s['peak_rss_mb']:,} | {cells(d, 'peak_rss_mb')} "
+            f"| {cells(s, 'written')} | {cells(d, 'written')} |"
         )
     for stage, s in result["stages"].items():
-        lines.append(f"| **{stage}** | | {s['spark']} | {s['duckdb']} | {s['ratio']} | | | | | | |")
+        lines.append(
+            f"| **{stage}** | | {s['spark']} | {s.get('duckdb', '—')} | {ratio(s['ratio'])} "
+            "| | | | | | |"
+        )
     e = result["end_to_end"]
+    spark, peer = e["spark"], e.get("duckdb")
     lines.append(
-        f"| **end to end** | | {e['spark']['seconds']} | {e['duckdb']['seconds']} | {e['ratio']} "
-        f"| {e['spark']['rows_per_s_per_core']:,} | {e['duckdb']['rows_per_s_per_core']:,} "
-        f"| {e['spark']['peak_rss_mb']:,} | {e['duckdb']['peak_rss_mb']:,} "
-        f"| {e['spark']['files_written']} / {e['spark']['bytes_written'] / 1e6:.1f} "
-        f"| {e['duckdb']['files_written']} / {e['duckdb']['bytes_written'] / 1e6:.1f} |"
+        f"| **end to end** | | {spark['seconds']} | {cells(peer, 'seconds')} | {ratio(e['ratio'])} "
+        f"| {spark['rows_per_s_per_core']:,} | {cells(peer, 'rows_per_s_per_core')} "
+        f"| {spark['peak_rss_mb']:,} | {cells(peer, 'peak_rss_mb')} "
+        f"| {cells(spark, 'written')} | {cells(peer, 'written')} |"
     )
     lines += [
         "",
@@ -669,22 +771,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fault-rate", type=float, default=0.002, help="rate of every fault kind")
     parser.add_argument(
+        "--sides",
+        default=",".join(SIDES),
+        help="spark, or spark,duckdb (default): the peer doubles a run's time",
+    )
+    parser.add_argument(
         "--no-docs", action="store_true", help="do not append to docs/performance.md"
     )
     args = parser.parse_args(argv)
     volumes = [int(v) for v in args.volumes.split(",") if v.strip()]
+    sides = tuple(s.strip() for s in args.sides.split(",") if s.strip())
+    if sides not in (SIDES, ("spark",)):
+        print(f"bench: --sides is spark or {','.join(SIDES)}, not {args.sides}", file=sys.stderr)
+        return 2
     available_mb = psutil.virtual_memory().available // 2**20
+    plans = {}
     for volume in volumes:
-        if is_generated(simulation_folder(volume, args.fault_rate)):
-            continue
-        problem = memory_shortfall(volume, available_mb)
-        if problem:
+        plans[volume] = plan_day(volume, args.fault_rate, available_mb)
+        if plans[volume] is None:
+            problem = memory_shortfall(volume, available_mb)
             print(f"bench: {problem}", file=sys.stderr)
             return 2
     host = machine()
     failed = False
     for volume in volumes:
-        result = run_volume(volume, args.fault_rate, host["cores"])
+        copies = plans[volume][1]
+        result = run_volume(volume, args.fault_rate, host["cores"], copies, sides)
         path = save(result, host)
         table = markdown(result, host)
         if not args.no_docs:
