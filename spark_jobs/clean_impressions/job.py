@@ -54,7 +54,10 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         hours = arrival_hours(args.ds, rules)
         landed = read_kafka_landing(spark, settings, TOPIC_AD_IMPRESSIONS, hours)
         classified = classify_impressions(parse_impressions(landed, rules), args.ds, rules)
-        classified = without_curated_payloads(classified).persist(StorageLevel.MEMORY_AND_DISK)
+        # On disk, not in memory: with 8 shuffle partitions a 20M-impression day makes blocks
+        # of about 900 MB, and reading one back into the memory store ran the driver (the
+        # executor in local mode) out of its 3 GiB heap. clean_bid_requests does the same.
+        classified = without_curated_payloads(classified).persist(StorageLevel.DISK_ONLY)
         counts = count_outcomes(classified)
         (curated,) = publish_audited(
             [
