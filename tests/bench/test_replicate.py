@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -167,3 +168,17 @@ def test_copies_quarantine_every_bad_record_copies_times(days):
     base, copied = _quarantine(out[1]["peer"]), _quarantine(out[COPIES]["peer"])
     assert sum(base.values()) > 0
     assert copied == Counter({key: COPIES * n for key, n in base.items()})
+
+
+def test_a_landing_is_reused_only_for_the_same_day_and_copies(tmp_path):
+    lake = tmp_path / "lake"
+    for folder in ("landing/ad_impressions", "dims", "warehouse/adtech.db"):
+        (lake / folder).mkdir(parents=True)
+    landing = {"seconds": 12.5, "ad_impressions": 10, "bid_requests": 40, "tracking_files": 2}
+    record = {"sim": "sim-5-f0.002", "copies": 2, "landing": landing}
+    (lake / pipeline.LANDING_RECORD).write_text(json.dumps(record))
+    assert pipeline.reused_landing(lake, Path("sim-5-f0.002"), 3) is None
+    assert pipeline.reused_landing(lake, Path("sim-6-f0.002"), 2) is None
+    assert (lake / "warehouse").exists()
+    assert pipeline.reused_landing(lake, Path("sim-5-f0.002"), 2) == {**landing, "reused": True}
+    assert sorted(p.name for p in lake.iterdir()) == ["dims", "landing", "landing.json"]
