@@ -48,15 +48,23 @@ def rewrite_ids(data: bytes, copy: int) -> bytes:
     """Every prefixed id and JSON request id in a JSON line, CSV text or Avro payload."""
     if copy == 0:
         return data
-    data = _PREFIXED_ID.sub(lambda m: m[1] + rewrite_id(m[2], copy), data)
-    return _JSON_REQUEST_ID.sub(lambda m: m[1] + rewrite_id(m[2], copy), data)
+    return _JSON_REQUEST_ID.sub(
+        lambda m: m[1] + rewrite_id(m[2], copy), _rewrite_prefixed(data, copy)
+    )
+
+
+def _rewrite_prefixed(data: bytes, copy: int) -> bytes:
+    return _PREFIXED_ID.sub(lambda m: m[1] + rewrite_id(m[2], copy), data)
 
 
 def rewrite_bid_request(value: bytes, copy: int) -> bytes:
     """A bid request's wire bytes with its request id and user id rewritten for that copy."""
-    value = rewrite_ids(value, copy)
+    if copy == 0:
+        return value
+    # Avro has no JSON request_id field: only the prefixed ids and the first field.
+    value = _rewrite_prefixed(value, copy)
     request_id = value[_AVRO_REQUEST_ID]
-    if copy and value[5:6] == _AVRO_REQUEST_ID_LENGTH and _HEX_ID.fullmatch(request_id):
+    if value[5:6] == _AVRO_REQUEST_ID_LENGTH and _HEX_ID.fullmatch(request_id):
         value = value[:6] + rewrite_id(request_id, copy) + value[26:]
     return value
 

@@ -14,18 +14,11 @@ from adplatform.contracts import Rules
 from adplatform.simulator import faults
 from adplatform.simulator.generate import SimConfig, simulate
 from bench import pipeline, replicate
-from bench.peer import PeerJob
+from bench.peer import JOBS, PeerJob
 
 DAY = date(2025, 3, 3)
 COPIES = 3
-PEER_JOBS = (
-    "load_dimensions",
-    "clean_impressions",
-    "clean_bid_requests",
-    "clean_tracking",
-    "build_ad_funnel",
-    "aggregate_campaign_daily",
-)
+PEER_JOBS = tuple(job for job in JOBS if job != "report")
 
 
 def test_every_copy_rewrites_an_id_its_own_way():
