@@ -45,6 +45,16 @@ _TS = re.compile(
     r"(?:\.([0-9]{1,6}))?(Z|([+-])([0-9]{2}):([0-9]{2}))"
 )
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]{1,6})?")
+# A float literal, NaN or infinity: outside _DECIMAL an impossible value, not an unparsable one.
+_NUMBER_LIKE = re.compile(
+    r"[+-]?([nN][aA][nN]|[iI][nN][fF]([iI][nN][iI][tT][yY])?"
+    r"|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)"
+)
+_BIGINT = range(-(2**63), 2**63)
+# One field of an RFC 4180 line: quoted ("" is a quote inside) or without any quote.
+_CSV_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+_QUOTED_HEADER = ",".join(f'"{c}"' for c in contracts.TRACKING_CSV_COLUMNS)
 _TRACKING_FILE = re.compile(r"tracking_([0-9]{8})_([0-9]{2})\.csv")
 MAX_WIN_PRICE_MICROS = 1_000_000_000
 IMPRESSION_REQUIRED = (
@@ -62,6 +72,22 @@ _IMPRESSION_STRINGS = (*IMPRESSION_REQUIRED[:7], "currency")
 _IMPRESSION_OBJECTS = ("site", "app", "device", "geo")
 _CLICK_REQUIRED = (1, 2, 3, 4, 5)  # event_id, event_ts, user_id, campaign_id, impression_id
 _CONVERSION_REQUIRED = (2, 3, 4, 6, 7)  # event_ts, user_id, campaign_id, type, value
+
+
+def csv_fields(text: str) -> list[str] | None:
+    """The fields of one CSV line by RFC 4180, or None when its quotes break the RFC."""
+    fields, pos = [], 0
+    while True:
+        m = _CSV_FIELD.match(text, pos)
+        assert m is not None  # the second branch matches the empty string
+        quoted, plain = m.groups()
+        fields.append(plain if quoted is None else quoted.replace('""', '"'))
+        pos = m.end()
+        if pos == len(text):
+            return fields
+        if text[pos] != ",":
+            return None
+        pos += 1
 
 
 def parse_ts(text: str) -> int | None:
@@ -221,8 +247,8 @@ class Reference:
             text = c.raw.payload.decode("utf-8")
         except UnicodeDecodeError:
             return Reason.INVALID_UTF8
-        f = text.split(",")
-        if len(f) != len(contracts.TRACKING_CSV_COLUMNS):
+        f = csv_fields(text)
+        if f is None or len(f) != len(contracts.TRACKING_CSV_COLUMNS):
             return Reason.BAD_COLUMN_COUNT
         if f[2]:
             c.event_us = parse_ts(f[2])
@@ -241,8 +267,12 @@ class Reference:
             c.fields["impression_id"] = f[5]
         else:
             if _DECIMAL.fullmatch(f[7]) is None:
-                return Reason.UNPARSABLE_NUMBER
+                if _NUMBER_LIKE.fullmatch(f[7]) is None:
+                    return Reason.UNPARSABLE_NUMBER
+                return Reason.IMPOSSIBLE_VALUE
             value_micros = int(Decimal(f[7]) * 1_000_000)
+            if value_micros not in _BIGINT:
+                return Reason.IMPOSSIBLE_VALUE
             if f[6] not in CONVERSION_TYPES or value_micros < 0:
                 return Reason.IMPOSSIBLE_VALUE
             c.fields["conversion_type"] = f[6]
@@ -478,11 +508,13 @@ def read_raw(root: Path) -> Iterator[Raw]:
             continue
         hour = datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H").replace(tzinfo=UTC)
         hour_us = _us(hour - _EPOCH)
-        lines = writers.split_lines(path.read_bytes())
-        if not lines or lines[0].rstrip(b"\r") != TRACKING_CSV_HEADER.encode():
+        # \r\n, \n and a bare \r end a line (docs/data-contracts.md 1.3).
+        lines = _LINE_END.split(path.read_bytes())
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if not lines or lines[0] not in (TRACKING_CSV_HEADER.encode(), _QUOTED_HEADER.encode()):
             raise ValueError(f"{path}: first line is not the tracking CSV header")
         for number, line in enumerate(lines[1:], start=2):
-            line = line[:-1] if line.endswith(b"\r") else line
             if line:
                 yield Raw.csv_row(line, hour_us, (name, number))
 

@@ -1,12 +1,13 @@
 """Clean tracking: landed tracking CSV files -> ``adtech.clicks`` and ``adtech.conversions``.
 
-Lines are split as bytes and then on every comma, never with Spark's CSV reader (whose
-PERMISSIVE mode silently drops the extra values of a row with too many columns): a row
-must give exactly 8 fields or it is quarantined. Numbers and timestamps are parsed with
-``try_*`` functions, so a bad value becomes a reason, not a crash. Then, per
-docs/data-contracts.md: lateness and the owner day (§2), dedup (§4), clicks joined with
-their impression within the click window and conversions attributed last click, else
-last view (§5).
+Files are split into lines as bytes (``\\r\\n``, ``\\n`` or a bare ``\\r`` ends a line) and a
+line into fields by RFC 4180 (a field may be quoted, ``""`` is a quote inside it), never
+with Spark's CSV reader (whose PERMISSIVE mode silently drops the extra values of a row
+with too many columns): a row must give exactly 8 fields or it is quarantined. Numbers and
+timestamps are parsed with ``try_*`` functions, so a bad value becomes a reason, not a
+crash. Then, per docs/data-contracts.md: lateness and the owner day (§2), dedup (§4),
+clicks joined with their impression within the click window and conversions attributed
+last click, else last view (§5).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from spark_jobs.common.dedup import IS_DUPLICATE, fingerprint, mark_duplicates
 from spark_jobs.common.fence import fence
 from spark_jobs.common.outcomes import CURATED, OUTCOME, QUARANTINED, outcome
 from spark_jobs.common.pseudonymise import pseudonymise
-from spark_jobs.common.text_lines import file_lines
 from spark_jobs.common.validation import Check, first_failure, first_missing
 
 SOURCE = "tracking"
@@ -38,7 +38,22 @@ CONVERSION = "conversion"
 # A second content under a name already landed lands beside the first as
 # tracking_YYYYMMDD_HH-<sha256[:16]>.csv (adplatform/landing/tracking.py): same hour.
 FILE_NAME_REGEX = r"^tracking_([0-9]{8})_([0-9]{2})(?:-[0-9a-f]{16})?\.csv$"
-DECIMAL_GRAMMAR = r"^-?[0-9]+(\.[0-9]{1,6})?$"
+# \z, not $: Java's $ also matches before a final \u2028 or \u0085.
+DECIMAL_GRAMMAR = r"^-?[0-9]+(\.[0-9]{1,6})?\z"
+# What a number parser would read (a float literal, NaN, infinity): a conversion_value of
+# that shape outside the decimal grammar is a number the contract can not hold exactly, an
+# ``impossible_value``; anything else is ``unparsable_number`` (docs/data-contracts.md §3).
+NUMBER_LIKE = (
+    r"^[+-]?([nN][aA][nN]|[iI][nN][fF]([iI][nN][iI][tT][yY])?"
+    r"|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)\z"
+)
+# A writer that quotes every field (QUOTE_ALL) quotes the header too.
+QUOTED_HEADER = ",".join(f'"{c}"' for c in TRACKING_CSV_COLUMNS)
+# Line ends as hex-encoded bytes with a space after each byte (see _file_lines).
+_LINE_END = "0D 0A |0A |0D "
+# Splitting a quoted line: a quote-free separator that no field can contain, because every
+# \u0001 of the line is first written as \u0001\u0002.
+_ESC, _ESCAPED, _SEP = "\u0001", "\u0001\u0002", "\u0001\u0003"
 REQUIRED = {
     CLICK: ("event_id", "event_ts", "user_id", "campaign_id", "impression_id"),
     CONVERSION: ("event_ts", "user_id", "campaign_id", "conversion_type", "conversion_value"),
@@ -50,14 +65,72 @@ def _days_back(span: timedelta) -> int:
     return math.ceil(span / _DAY)
 
 
+def _file_lines(files: DataFrame) -> DataFrame:
+    """One row per line of each file: ``line_number`` (1-based) and ``line`` (binary,
+    without its line end); an empty last piece after a final line end is not a line.
+
+    Like ``spark_jobs.common.text_lines.file_lines``, but ``\\r\\n``, ``\\n`` and a bare
+    ``\\r`` all end a line (writers on old Macs and some exporters end lines with ``\\r``
+    alone): the bytes are hex-encoded with a space after each, so a line end can only match
+    whole bytes, and split on the three line ends (``\\r\\n`` first, as one)."""
+    spaced = F.regexp_replace(F.hex(F.col("content")), "(..)", "$1 ")
+    body = F.regexp_replace(spaced, f"({_LINE_END})$", "")
+    pieces = F.when(F.length("content") == 0, F.array().cast("array<string>")).otherwise(
+        F.split(body, _LINE_END, -1)
+    )
+    exploded = files.select("file_name", F.posexplode(pieces).alias("index", "hex"))
+    return exploded.select(
+        "file_name",
+        (F.col("index") + 1).cast("long").alias("line_number"),
+        F.unhex(F.regexp_replace(F.col("hex"), " ", "")).alias("line"),
+    )
+
+
+def csv_fields(text: Column) -> Column:
+    """The fields of one CSV line by RFC 4180, or null when its quotes break the RFC (a
+    quote inside an unquoted field, text after a closing quote, a quote never closed).
+
+    A line with no quote is split on every comma. Otherwise it is split on its quotes:
+    the even pieces lie outside quotes (their commas separate fields; an empty one between
+    two quoted pieces is an escaped ``""``), the odd pieces are quoted text, kept whole.
+    A line break inside quotes is not supported: records are lines, so both halves of such
+    a record have an unclosed quote."""
+    plain = F.split(text, ",", -1)
+    pieces = F.split(F.replace(text, F.lit(_ESC), F.lit(_ESCAPED)), '"', -1)
+    last = F.size(pieces) - 1
+
+    def outside(i: Column) -> Column:
+        return i % 2 == 0
+
+    def well_formed(piece: Column, i: Column) -> Column:
+        opens = (i == 0) | piece.startswith(",")
+        closes = (i == last) | piece.endswith(",")
+        return ~outside(i) | (piece == "") | (opens & closes)
+
+    def unquoted(piece: Column, i: Column) -> Column:
+        return (
+            F.when(~outside(i), piece)
+            .when((piece == "") & (i > 0) & (i < last), F.lit('"'))
+            .otherwise(F.replace(piece, F.lit(","), F.lit(_SEP)))
+        )
+
+    ok = (F.size(pieces) % 2 == 1) & ~F.array_contains(F.transform(pieces, well_formed), False)
+    joined = F.array_join(F.transform(pieces, unquoted), "")
+    quoted = F.transform(
+        F.split(joined, _SEP, -1), lambda f: F.replace(f, F.lit(_ESCAPED), F.lit(_ESC))
+    )
+    return F.when(~text.contains('"'), plain).when(ok, quoted)
+
+
 def tracking_lines(files: DataFrame) -> DataFrame:
     """One row per record line of the landed files (header and blank lines are not
     records), with the file's arrival hour and the line's origin."""
-    lines = file_lines(files)
+    lines = _file_lines(files)
     stamp = F.regexp_extract("file_name", FILE_NAME_REGEX, 1)
     hour = F.regexp_extract("file_name", FILE_NAME_REGEX, 2)
     file_hour = F.try_to_timestamp(F.concat(stamp, hour), F.lit("yyyyMMddHH"))
-    is_header = (F.col("line_number") == 1) & (F.col("line") == F.lit(TRACKING_CSV_HEADER.encode()))
+    headers = [F.lit(h.encode()) for h in (TRACKING_CSV_HEADER, QUOTED_HEADER)]
+    is_header = (F.col("line_number") == 1) & F.col("line").isin(*headers)
     return lines.where(~is_header & (F.length("line") > 0)).select(
         "file_name",
         "line_number",
@@ -74,9 +147,9 @@ def parse_tracking(lines: DataFrame, rules: Rules) -> DataFrame:
     readable ``event_ts``, the record ``kind`` and its fields."""
     text = F.col("raw_payload").cast("string")
     utf8 = F.is_valid_utf8(text)
-    fields = F.when(utf8, F.split(text, ",", -1))
+    fields = F.when(utf8, csv_fields(text))
     df = lines.select("*", utf8.alias("_utf8"), fields.alias("_fields"))
-    count_ok = F.size("_fields") == len(TRACKING_CSV_COLUMNS)
+    count_ok = F.coalesce(F.size("_fields") == len(TRACKING_CSV_COLUMNS), F.lit(False))
 
     def field(name: str) -> Column:
         value = F.try_element_at(F.col("_fields"), F.lit(TRACKING_CSV_COLUMNS.index(name) + 1))
@@ -101,8 +174,15 @@ def parse_tracking(lines: DataFrame, rules: Rules) -> DataFrame:
         kind == CONVERSION, missing[CONVERSION]
     )
     is_conversion = kind == CONVERSION
+    value = F.col("conversion_value")
     checks = [
         Check(~F.col("_utf8"), Reason.INVALID_UTF8, "line is not UTF-8"),
+        Check(
+            F.col("_fields").isNull(),
+            Reason.BAD_COLUMN_COUNT,
+            "quotes break RFC 4180 (a quote in an unquoted field, text after a closing "
+            "quote, or a quote never closed on its line)",
+        ),
         Check(
             ~F.col("_count_ok"),
             Reason.BAD_COLUMN_COUNT,
@@ -123,15 +203,31 @@ def parse_tracking(lines: DataFrame, rules: Rules) -> DataFrame:
             F.col("_event_ts").isNull(), Reason.UNPARSABLE_TIMESTAMP, "event_ts breaks the grammar"
         ),
         Check(
-            is_conversion & ~F.col("conversion_value").rlike(DECIMAL_GRAMMAR),
+            is_conversion & ~value.rlike(DECIMAL_GRAMMAR) & ~value.rlike(NUMBER_LIKE),
             Reason.UNPARSABLE_NUMBER,
-            "conversion_value is not a decimal",
+            F.concat(
+                F.lit("conversion_value "), F.substring(value, 1, 40), F.lit(" is not a number")
+            ),
+        ),
+        # NaN, infinity, 1e300, 1e5, 1.1234567: numbers, but none a decimal of micros.
+        Check(
+            is_conversion & ~value.rlike(DECIMAL_GRAMMAR),
+            Reason.IMPOSSIBLE_VALUE,
+            F.concat(
+                F.lit("conversion_value "),
+                F.substring(value, 1, 40),
+                F.lit(" is not a finite decimal with at most 6 places"),
+            ),
         ),
         # A value the grammar accepts but a BIGINT of micros can not hold (over 9.2e12 USD).
         Check(
             is_conversion & F.col("_value_micros").isNull(),
-            Reason.UNPARSABLE_NUMBER,
-            "conversion_value out of range",
+            Reason.IMPOSSIBLE_VALUE,
+            F.concat(
+                F.lit("conversion_value "),
+                F.substring(value, 1, 40),
+                F.lit(" out of range (at most 9223372036854.775807)"),
+            ),
         ),
         Check(
             is_conversion & ~F.col("conversion_type").isin(*CONVERSION_TYPES),

@@ -8,7 +8,7 @@ from datetime import date
 
 from pyspark.sql import functions as F
 
-from adplatform.contracts import Rules
+from adplatform.contracts import TRACKING_CSV_HEADER, Rules
 from spark_jobs.clean_tracking.transforms import (
     attribute_conversions,
     classify_tracking,
@@ -18,6 +18,8 @@ from spark_jobs.clean_tracking.transforms import (
     tracking_lines,
 )
 from tests.spark_jobs.landed import KEY, click, conversion, pseudonym, tracking_files, ts
+
+HEADER = TRACKING_CSV_HEADER.encode()
 
 RULES = Rules()
 D = date(2025, 3, 1)
@@ -79,10 +81,89 @@ def test_every_bad_row_gets_its_reason(spark):
         (FILE, 12): ("quarantined", "impossible_value"),
         (FILE, 13): ("quarantined", "impossible_value"),
         (FILE, 14): ("quarantined", "impossible_value"),
-        (FILE, 16): ("quarantined", "unparsable_number"),
+        (FILE, 16): ("quarantined", "impossible_value"),  # a number, not in the grammar
         (FILE, 17): ("quarantined", "missing_field"),
         (FILE, 18): ("curated", None),
     }
+
+
+def _fields(df) -> dict[int, tuple]:
+    cols = ("reason", "event_id", "user_id", "campaign_id", "impression_id", "conversion_type")
+    rows = df.select("line_number", *cols, "value_micros").collect()
+    return {r.line_number: tuple(r[1:]) for r in rows}
+
+
+def test_quoted_fields_are_read_by_rfc_4180(spark):
+    at = "2025-03-01T10:00:10Z"
+    lines = [
+        f'click,"clk-1","{at}","u-1","c-1","imp-1",,'.encode(),  # 2 quotes removed
+        f'"click","clk,2",{at},u-1,c-1,"imp ""a""",,'.encode(),  # 3 comma and "" inside
+        f'conversion,"",{at},u-1,c-1,"",purchase,"12.50"'.encode(),  # 4 "" is empty: null
+        f'click,c"lk-4,{at},u-1,c-1,imp-1,,'.encode(),  # 5 quote inside an unquoted field
+        f'click,"clk-5"x,{at},u-1,c-1,imp-1,,'.encode(),  # 6 text after the closing quote
+        f'click,"clk-6,{at},u-1,c-1,imp-1,,'.encode(),  # 7 never closed
+        f'click,"a,b,c",{at},u-1,c-1,imp-1,,'.encode() + b",x",  # 8 9 fields once unquoted
+        '"click","clk-\u0001\u0003",\u0001'.encode() + b",u,c,i,,",  # 9 separator bytes
+    ]
+    got = _fields(parse_tracking(tracking_lines(tracking_files(spark, {FILE: lines})), RULES))
+    assert got == {
+        2: (None, "clk-1", "u-1", "c-1", "imp-1", None, None),
+        3: (None, "clk,2", "u-1", "c-1", 'imp "a"', None, None),
+        4: (None, None, "u-1", "c-1", None, "purchase", 12_500_000),
+        5: ("bad_column_count", None, None, None, None, None, None),
+        6: ("bad_column_count", None, None, None, None, None, None),
+        7: ("bad_column_count", None, None, None, None, None, None),
+        8: ("bad_column_count", None, None, None, None, None, None),
+        9: ("unparsable_timestamp", "clk-\u0001\u0003", "u", "c", "i", None, None),
+    }
+
+
+def test_crlf_and_bare_cr_end_lines_and_a_quoted_header_is_a_header(spark):
+    from spark_jobs.common.landing import TRACKING_FILES_SCHEMA
+
+    at = "2025-03-01T10:00:10Z"
+    header = ",".join(f'"{c}"' for c in HEADER.decode().split(","))
+    one, two, three = (click(f"clk-{i}", at, "imp-1") for i in (1, 2, 3))
+    files = [
+        ("tracking_20250301_10.csv", HEADER + b"\r" + one + b"\r" + two + b"\r\r" + three + b"\r"),
+        ("tracking_20250301_11.csv", header.encode() + b"\r\n" + one + b"\r\n\n" + two + b"\n\r"),
+    ]
+    lines = tracking_lines(spark.createDataFrame(files, TRACKING_FILES_SCHEMA))
+    got = sorted((r.file_name[-6:-4], r.line_number, bytes(r.raw_payload)) for r in lines.collect())
+    assert got == [
+        ("10", 2, one),
+        ("10", 3, two),
+        ("10", 5, three),
+        ("11", 2, one),
+        ("11", 4, two),
+    ]
+
+
+def test_numbers_no_decimal_of_micros_can_hold_are_impossible_values(spark):
+    at = "2025-03-01T10:00:10Z"
+    values = [
+        "NaN", "-Infinity", "inf", "1e300", "1e5", "1.1234567", "+5",  # 2-8 numbers, not decimals
+        "99999999999999999999999", "9223372036854.775808",  # 9-10 over a BIGINT of micros
+        "9223372036854.775807",  # 11 the largest that fits
+        "12,5", "0x10", "1e", "١٢", "",  # 12-16 not numbers (the empty one is missing)
+    ]  # fmt: skip
+    lines = [conversion(f"cnv-{i}", at, value=v) for i, v in enumerate(values)]
+    lines = [line.replace(b",12,5", b',"12,5"') for line in lines]
+    parsed = parse_tracking(tracking_lines(tracking_files(spark, {FILE: lines})), RULES)
+    got = {r.line_number: (r.reason, r.detail) for r in parsed.collect()}
+    reasons = {n: r for n, (r, _) in got.items()}
+    assert reasons == {
+        **dict.fromkeys(range(2, 11), "impossible_value"),
+        11: None,
+        **dict.fromkeys(range(12, 16), "unparsable_number"),
+        16: "missing_field",
+    }
+    assert got[2][1] == "conversion_value NaN is not a finite decimal with at most 6 places"
+    assert got[9][1] == (
+        "conversion_value 99999999999999999999999 out of range (at most 9223372036854.775807)"
+    )
+    assert got[12][1] == "conversion_value 12,5 is not a number"
+    assert parsed.where("line_number = 11").first().value_micros == 9223372036854775807
 
 
 def test_extra_column_is_kept_whole_in_quarantine(spark):
