@@ -2,15 +2,38 @@
 -- (view landed_tracking: filename, content) -> curated clicks (correlated with the curated
 -- impressions, view recent_impressions) and conversions (last click over this run's clicks
 -- and recent_clicks, else last view) of getvariable('ds'); quarantine and outcome counts.
--- No quoting exists in the format: a line is split on every comma (contract 1.3).
+-- A line ends at \r\n, \n or a bare \r; its fields follow RFC 4180 (contract 1.3).
+
+-- The fields of a line split on its quotes (p): odd pieces lie outside quotes, their commas
+-- separate fields and an empty one between two quoted pieces is an escaped ""; even pieces
+-- are quoted text. NULL when the quotes break the RFC. chr(1) || chr(3) separates the
+-- fields: every chr(1) of the line was first written as chr(1) || chr(2).
+CREATE OR REPLACE TEMP MACRO csv_quoted(p) AS CASE
+  WHEN len(p) % 2 = 1 AND list_bool_and(list_transform(p, lambda s, i:
+      i % 2 = 0 OR s = ''
+      OR ((i = 1 OR starts_with(s, ',')) AND (i = len(p) OR ends_with(s, ',')))))
+  THEN list_transform(
+    string_split(
+      array_to_string(list_transform(p, lambda s, i: CASE
+        WHEN i % 2 = 0 THEN s
+        WHEN s = '' AND i > 1 AND i < len(p) THEN '"'
+        ELSE replace(s, ',', chr(1) || chr(3)) END), ''),
+      chr(1) || chr(3)),
+    lambda f: replace(f, chr(1) || chr(2), chr(1)))
+END;
+CREATE OR REPLACE TEMP MACRO csv_fields(line) AS CASE
+  WHEN NOT contains(line, '"') THEN string_split(line, ',')
+  ELSE csv_quoted(string_split(replace(line, chr(1), chr(1) || chr(2)), '"'))
+END;
+
 CREATE OR REPLACE TEMP TABLE tracking_lines AS
 WITH files AS (
   SELECT
     parse_filename(filename) AS file_name,
     -- BLOB -> VARCHAR writes control bytes and bytes above 0x7f as \xNN (a line end is
-    -- \x0A), so a file with invalid UTF-8 still splits; each line is turned back into
-    -- bytes and checked on its own below.
-    string_split(content::VARCHAR, '\x0A') AS lines
+    -- \x0A, a quote \x22, a backslash \x5C), so a file with invalid UTF-8 still splits;
+    -- each line is turned back into bytes and checked on its own below.
+    regexp_split_to_array(content::VARCHAR, '\\x0D\\x0A|\\x0A|\\x0D') AS lines
   FROM landed_tracking
 ),
 numbered AS (
@@ -23,12 +46,12 @@ SELECT
   epoch_us(strptime(substr(file_name, 10, 11), '%Y%m%d_%H')) AS arrival_hour_us,
   try(decode(escaped::BLOB)) AS line,
   escaped::BLOB AS payload
-FROM (SELECT * REPLACE (regexp_replace(escaped, '\\x0D$', '') AS escaped) FROM numbered)
+FROM numbered
 WHERE line_number > 1 AND escaped <> '';
 
 CREATE OR REPLACE TEMP TABLE tracking_checked AS
 WITH split AS (
-  SELECT *, CASE WHEN line IS NOT NULL THEN string_split(line, ',') END AS f
+  SELECT *, CASE WHEN line IS NOT NULL THEN csv_fields(line) END AS f
   FROM tracking_lines
 ),
 parsed AS (
@@ -36,7 +59,7 @@ parsed AS (
     *,
     CASE WHEN len(f) = 8 AND f[3] <> '' THEN contract_ts_us(f[3]) END AS event_us,
     CASE WHEN len(f) = 8 AND regexp_full_match(f[8], '-?[0-9]+(\.[0-9]{1,6})?')
-      THEN try_cast(try_cast(f[8] AS DECIMAL(38, 6)) * 1000000 AS BIGINT) END AS value_micros
+      THEN try_cast(try(try_cast(f[8] AS DECIMAL(38, 6)) * 1000000) AS BIGINT) END AS value_micros
   FROM split
 )
 SELECT
@@ -44,7 +67,7 @@ SELECT
   CASE WHEN len(f) = 8 THEN f[1] END AS record_type,
   CASE
     WHEN line IS NULL THEN 'invalid_utf8'
-    WHEN len(f) <> 8 THEN 'bad_column_count'
+    WHEN f IS NULL OR len(f) <> 8 THEN 'bad_column_count'
     WHEN f[1] = '' THEN 'missing_field'
     WHEN f[1] NOT IN ('click', 'conversion') THEN 'unknown_record_type'
     WHEN f[1] = 'click' AND (f[2] = '' OR f[3] = '' OR f[4] = '' OR f[5] = '' OR f[6] = '')
@@ -52,7 +75,13 @@ SELECT
     WHEN f[1] = 'conversion' AND (f[3] = '' OR f[4] = '' OR f[5] = '' OR f[7] = '' OR f[8] = '')
       THEN 'missing_field'
     WHEN event_us IS NULL THEN 'unparsable_timestamp'
-    WHEN f[1] = 'conversion' AND value_micros IS NULL THEN 'unparsable_number'
+    -- A float literal, NaN or infinity is a number no decimal of micros holds; a value of
+    -- the grammar over a BIGINT of micros too.
+    WHEN f[1] = 'conversion' AND NOT regexp_full_match(f[8], '-?[0-9]+(\.[0-9]{1,6})?')
+      AND NOT regexp_full_match(f[8],
+        '[+-]?([nN][aA][nN]|[iI][nN][fF]([iI][nN][iI][tT][yY])?|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)')
+      THEN 'unparsable_number'
+    WHEN f[1] = 'conversion' AND value_micros IS NULL THEN 'impossible_value'
     WHEN f[1] = 'conversion'
       AND (f[7] NOT IN ('purchase', 'signup', 'lead', 'add_to_cart') OR value_micros < 0)
       THEN 'impossible_value'
