@@ -85,6 +85,13 @@ class Settings:
     # Key of the HMAC that pseudonymises ids and IPs (semantic 8). Never in the repository:
     # `adplatform stack up` generates one into the state folder on first start.
     pseudonym_key: str = field(default="", repr=False)
+    # Version of pseudonym_key (1-255), written into every quarantine payload it seals; the
+    # older keys stored values still need, as "<version>:<secret>,..." (adplatform.keyring;
+    # rotation: docs/data-contracts.md, "Privacy").
+    pseudonym_key_version: int = 1
+    pseudonym_retired_keys: str = field(default="", repr=False)
+    # Owner days of adtech.quarantine kept before a clean job drops the source's older days.
+    quarantine_retention_days: int = 30
     # Confluent Schema Registry; empty = registry-less framing (docs/data-contracts.md).
     schema_registry_url: str = ""
     # Correlation and late-data rules (docs/data-contracts.md); the Spark jobs and the

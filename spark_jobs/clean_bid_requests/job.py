@@ -24,6 +24,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import TOPIC_BID_REQUESTS, Rules
 from adplatform.errors import UserError
@@ -112,8 +113,17 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
             .select(F.count_distinct("request_id"))
             .first()[0]
         )
-        rows = quarantine_rows(quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id)
-        by_reason = write_quarantine(rows, args.quarantine_table, args.ds, SOURCE)
+        keys = keyring.from_settings(settings)
+        rows = quarantine_rows(
+            quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id, keys=keys
+        )
+        by_reason = write_quarantine(
+            rows,
+            args.quarantine_table,
+            args.ds,
+            SOURCE,
+            retention_days=settings.quarantine_retention_days,
+        )
         classified.unpersist()
         rec = Reconciliation(
             JOB, SOURCE, args.ds, args.run_id, counts.rows_in, requests, counts.duplicates,

@@ -17,6 +17,7 @@ import sys
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
+from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import TOPIC_AD_IMPRESSIONS, Rules
 from adplatform.metrics import BatchRun
@@ -69,8 +70,17 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
             ds=args.ds,
             settings=settings,
         )
-        rows = quarantine_rows(quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id)
-        by_reason = write_quarantine(rows, args.quarantine_table, args.ds, SOURCE)
+        keys = keyring.from_settings(settings)
+        rows = quarantine_rows(
+            quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id, keys=keys
+        )
+        by_reason = write_quarantine(
+            rows,
+            args.quarantine_table,
+            args.ds,
+            SOURCE,
+            retention_days=settings.quarantine_retention_days,
+        )
         classified.unpersist()
         rec = Reconciliation(
             JOB, SOURCE, args.ds, args.run_id, counts.rows_in, curated, counts.duplicates,

@@ -21,6 +21,7 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import Rules
 from adplatform.metrics import BatchRun
@@ -95,8 +96,17 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
             ds=args.ds,
             settings=settings,
         )
-        rows = quarantine_rows(quarantined(correlated), source=SOURCE, job=JOB, run_id=args.run_id)
-        by_reason = write_quarantine(rows, args.quarantine_table, args.ds, SOURCE)
+        keys = keyring.from_settings(settings)
+        rows = quarantine_rows(
+            quarantined(correlated), source=SOURCE, job=JOB, run_id=args.run_id, keys=keys
+        )
+        by_reason = write_quarantine(
+            rows,
+            args.quarantine_table,
+            args.ds,
+            SOURCE,
+            retention_days=settings.quarantine_retention_days,
+        )
         correlated.unpersist()
         rec = Reconciliation(
             JOB, SOURCE, args.ds, args.run_id, counts.rows_in, clicks + conversions,

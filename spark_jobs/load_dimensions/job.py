@@ -19,7 +19,7 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from adplatform import lake
+from adplatform import keyring, lake
 from adplatform import settings as settings_module
 from adplatform.errors import UserError
 from adplatform.metrics import BatchRun
@@ -88,11 +88,13 @@ def _load(
             F.lit(None).cast("timestamp").alias("arrival_ts"),
             F.lit(args.ds).alias("owner_dt"),
         )
+        keys = keyring.from_settings(settings)
         by_reason = write_quarantine(
-            quarantine_rows(bad, source=source, job=JOB, run_id=args.run_id),
+            quarantine_rows(bad, source=source, job=JOB, run_id=args.run_id, keys=keys),
             args.quarantine_table,
             args.ds,
             source,
+            retention_days=settings.quarantine_retention_days,
         )
         parsed.unpersist()
         rec = Reconciliation(

@@ -23,11 +23,13 @@ import fastavro
 import pytest
 from pyspark.sql import functions as F
 
-from adplatform import contracts, lake
+from adplatform import contracts, keyring, lake
 from adplatform.contracts import Reason
+from adplatform.settings import Settings
 from spark_jobs.clean_bid_requests import job as clean_bid_requests
 from spark_jobs.clean_impressions import job as clean_impressions
 from spark_jobs.clean_tracking import job as clean_tracking
+from tests.chaos.conftest import PSEUDONYM_KEY
 from tests.chaos.jobs import duplicated_ids, reconciliation_rows, run_job
 from tests.spark_jobs.landed import (
     TRACKING_HEADER,
@@ -72,16 +74,19 @@ def _other_schema_record() -> bytes:
 
 
 def _quarantine(spark, source: str) -> dict[str, list[str]]:
-    """reason -> sorted SHA-256 of the quarantined payloads of D and that source."""
+    """reason -> sorted SHA-256 of the quarantined payloads of D and that source, opened
+    with the key that sealed them (the table holds them encrypted)."""
+    ring = keyring.from_settings(Settings(pseudonym_key=PSEUDONYM_KEY))
     rows = (
         spark.table("adtech.quarantine")
         .where((F.col("dt") == F.lit(D)) & (F.col("source") == source))
-        .select("reason", F.sha2("raw_payload", 256).alias("sha"))
+        .select("reason", "raw_payload")
         .collect()
     )
     out: dict[str, list[str]] = {}
     for r in rows:
-        out.setdefault(r.reason, []).append(r.sha)
+        payload = keyring.open_payload(bytes(r.raw_payload), ring)
+        out.setdefault(r.reason, []).append(hashlib.sha256(payload).hexdigest())
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
