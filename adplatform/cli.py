@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "adplatform.hive_ddl",
     "adplatform.landing.cli",
     "adplatform.quality.cli",
+    "adplatform.quarantine",
     "adplatform.reports.cli",
     "adplatform.demo",
 ]
