@@ -24,8 +24,9 @@ each and are left as they are.
 **Retention.** Arrival dates more than ``retention_days`` before ``as_of`` are deleted from
 the landing zone of every source, done markers first: a re-run of such a day then waits for
 its markers and times out loudly, instead of reading nothing and overwriting good curated
-partitions with empty ones. Curated tables, the quarantine table and the reconciliation
-table are kept.
+partitions with empty ones. Curated tables and the reconciliation table are kept; the
+quarantine table has its own retention (``quarantine_retention_days``), applied by each clean
+job when it writes its partition (spark_jobs/common/quarantine.py).
 
 **Quarantine summary.** Records quarantined per source and reason over the last
 ``quarantine_days`` owner days (``adtech.quarantine`` through HiveServer2), and whole files
