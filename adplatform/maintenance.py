@@ -24,9 +24,11 @@ each and are left as they are.
 **Retention.** Arrival dates more than ``retention_days`` before ``as_of`` are deleted from
 the landing zone of every source, done markers first: a re-run of such a day then waits for
 its markers and times out loudly, instead of reading nothing and overwriting good curated
-partitions with empty ones. Curated tables and the reconciliation table are kept; the
-quarantine table has its own retention (``quarantine_retention_days``), applied by each clean
-job when it writes its partition (spark_jobs/common/quarantine.py).
+partitions with empty ones. The first date kept is recorded before anything is deleted
+(``landing/<source>/_RETAINED``): the clean jobs refuse, in one line, to rebuild a day
+before it. Curated tables and the reconciliation table are kept; the quarantine table has its
+own retention (``quarantine_retention_days``), applied by each clean job when it writes its
+partition (spark_jobs/common/quarantine.py).
 
 **Quarantine summary.** Records quarantined per source and reason over the last
 ``quarantine_days`` owner days (``adtech.quarantine`` through HiveServer2), and whole files
@@ -47,6 +49,7 @@ from typing import Any
 from adplatform import lake
 from adplatform.contracts import TOPIC_AD_IMPRESSIONS, TOPIC_BID_REQUESTS
 from adplatform.hdfs import FileStatus, FileSystem, join
+from adplatform.landing import markers
 from adplatform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -149,7 +152,12 @@ def apply_retention(
     cutoff = as_of - timedelta(days=policy.retention_days)
     removed = []
     for source in LANDING_SOURCES:
-        for day, status in arrival_dates(fs, lake.landing_path(settings, source)):
+        days = arrival_dates(fs, lake.landing_path(settings, source))
+        if days:
+            # Recorded first: a job asked to rebuild a deleted day refuses instead of
+            # publishing it empty, and no sensor takes its hours as closed without data.
+            markers.write_retained_from(fs, settings, source, cutoff)
+        for day, status in days:
             if day >= cutoff:
                 continue
             for hour in range(24):

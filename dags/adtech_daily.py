@@ -31,9 +31,10 @@ runs. The rejected rows stay staged on the lake for inspection (docs/data-qualit
 reconciliation mismatch, a data-quality stop, a job error). Fix the cause and *clear* the
 task with its downstream tasks: they run again for the same day, idempotently. Until then
 the next day stops at `clean_tracking` (`depends_on_past`): no attribution over a hole.
-`landing_markers` timing out (24 h) means landing is behind: open `kafka_landing_hourly`
-and `tracking_csv_hourly`. The `BatchJobFailed` alert carries the task id as `job` and the
-run id.
+`landing_markers` timing out (24 h) means landing is behind: its log names the source and
+hour it waits for; open `kafka_landing_hourly` and `tracking_csv_hourly`. Clearing a day
+older than the landing retention (30 days) fails at once, in one line, and changes nothing.
+The `BatchJobFailed` alert carries the task id as `job` and the run id.
 
 Spark tasks run in the `spark` pool (2 at a time), through the `spark_default` connection.
 More: `docs/orchestration.md`.
@@ -66,8 +67,10 @@ with DAG(
         doc_md=defaults.doc("""
         Waits until landing has closed every arrival hour the day reads, for `bid_requests`,
         `ad_impressions` and `tracking`: the done markers of the hours `ds-1 22:00` to
-        `ds+1 (grace-1):00` (semantic 6). Each poke logs how many markers are there and the
-        first missing ones. Times out after 24 h: then landing is behind or stopped.
+        `ds+1 (grace-1):00` (semantic 6); an hour without data before the source's frontier
+        is closed as empty, marker or not. Each poke logs, per source, the first hour it
+        waits for and how far landing has closed that source. Times out after 24 h: then
+        landing is behind or stopped. Fails at once for a day older than landing retention.
         """),
     ):
         landing = LandingMarkersSensor(task_id="landing_markers", sources=assets.LANDING_SOURCES)

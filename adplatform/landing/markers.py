@@ -12,10 +12,17 @@ is closed; the next run only looks at hours from there on. Both are replaced ato
 (written under a hidden name, then renamed), and the leading underscore keeps Spark and the
 batch jobs' globs from reading them as data.
 
-When a record (or a second tracking file) lands in an hour that already has a marker, the
-marker is rewritten with the new counts and a ``reopened`` entry, and a warning is logged:
-the daily run that already read that hour must be run again to take the record
-(docs/landing.md, "Late records in a closed hour").
+An hour before the frontier that holds no landed data is closed too, marker or not
+(``open_hours``): the source has moved past it and nothing arrived in it, so a quiet source
+(no bid requests before day 2, a gap of a week) never leaves a daily run waiting for markers
+landing has no reason to write. Retention records the first arrival date it kept
+(``landing/<source>/_RETAINED``): an hour before it is gone, never "closed as empty", and a
+job asked to rebuild a day from it refuses (``require_retained``).
+
+When a record (or a second tracking file) lands in an hour that was already closed, the
+marker is rewritten with the new counts and a ``reopened`` entry, the hour is recorded in
+``landing/<source>/_LATE/`` for ``adplatform restate`` (which re-runs the daily runs that
+read it), and a warning is logged (docs/landing.md, "Late records in a closed hour").
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from adplatform import lake
+from adplatform.errors import UserError
 from adplatform.hdfs import FileStatus, FileSystem, filesystem
 from adplatform.landing.hours import hour_floor, utc
 from adplatform.settings import Settings
@@ -36,6 +44,8 @@ from adplatform.settings import Settings
 log = logging.getLogger(__name__)
 
 CLOSED_STATE = "_CLOSED"
+RETAINED_STATE = "_RETAINED"
+LATE_FOLDER = "_LATE"
 
 
 def iso(ts: datetime) -> str:
@@ -79,6 +89,7 @@ def write_marker(
     reason: str,
     first: bool = False,
     now: datetime | None = None,
+    late_records: int | None = None,
 ) -> dict[str, Any]:
     """Write the marker of a closed hour; returns the marker the hour now has.
 
@@ -86,7 +97,10 @@ def write_marker(
     ``drained``, or ``late_records`` for a rewrite after records arrived in a closed hour).
     A marker that already says the same (a rerun after a crash) is left as it is; one that
     says less is rewritten with a ``reopened`` entry and a warning. ``first``: the caller
-    knows the hour has no marker, so none is read.
+    knows the hour has no marker, so none is read. ``late_records``: the caller knows the hour
+    was closed and got that many records after it (the Kafka job); the hour is recorded as
+    late (``record_late``) even when it was closed without a marker. A reopened marker is
+    recorded as late too, with the records or rows it gained.
     """
     now = now or datetime.now(UTC)
     hour = hour_floor(hour)
@@ -116,9 +130,19 @@ def write_marker(
             run_id,
             _summary(content),
         )
+        if late_records is None:
+            late_records = _count(content) - _count(previous)
+    if late_records is not None:
+        record_late(fs, settings, source, hour, late_records, run_id=run_id, now=now)
     text = json.dumps(content, indent=1, sort_keys=False) + "\n"
     fs.write_atomic(marker_path(settings, source, hour), text.encode())
     return content
+
+
+def _count(marker: dict[str, Any]) -> int:
+    """Kafka records or tracking CSV rows a marker counts."""
+    value = marker.get("records", marker.get("rows", 0))
+    return value if isinstance(value, int) else 0
 
 
 def write_new_markers(
@@ -232,6 +256,179 @@ def write_closed_through(
         "updated_at": iso(datetime.now(UTC)),
     }
     fs.write_atomic(state_path(settings, source), (json.dumps(state) + "\n").encode())
+
+
+def retained_path(settings: Settings, source: str) -> str:
+    return f"{lake.landing_path(settings, source)}/{RETAINED_STATE}"
+
+
+def read_retained_from(fs: FileSystem, settings: Settings, source: str) -> date | None:
+    """The first arrival date retention kept of the source; None if it never ran."""
+    try:
+        state = json.loads(fs.read(retained_path(settings, source)))
+    except FileNotFoundError:
+        return None
+    return date.fromisoformat(state["retained_from"])
+
+
+def write_retained_from(fs: FileSystem, settings: Settings, source: str, day: date) -> date:
+    """Record that arrival dates before ``day`` are (being) deleted; returns what is recorded.
+
+    Written before retention deletes anything, and never moved back: a run with a longer
+    retention cannot bring back what an earlier run deleted.
+    """
+    previous = read_retained_from(fs, settings, source)
+    if previous is not None and previous >= day:
+        return previous
+    state = {
+        "source": source,
+        "retained_from": day.isoformat(),
+        "updated_at": iso(datetime.now(UTC)),
+    }
+    fs.write_atomic(retained_path(settings, source), (json.dumps(state) + "\n").encode())
+    return day
+
+
+def require_retained(
+    settings: Settings,
+    source: str,
+    hours: Iterable[datetime],
+    what: str,
+    fs: FileSystem | None = None,
+) -> None:
+    """Refuse (``UserError``, one line) to rebuild ``what`` from hours retention deleted.
+
+    The day's landing is gone: reading it would give nothing, and replacing the curated
+    partitions with that would erase the day. Nothing is changed.
+    """
+    hours = sorted(hour_floor(h) for h in hours)
+    if not hours:
+        return
+    fs = fs or filesystem(settings.lake, settings)
+    retained = read_retained_from(fs, settings, source)
+    if retained is not None and hours[0].date() < retained:
+        raise UserError(
+            f"{what} reads {source} arrival hours from {iso(hours[0])}, but landing retention "
+            f"deleted every arrival date before {retained}: refusing to replace the day's "
+            "curated data with nothing (it is left as it is). Restore the raw data into "
+            f"{lake.landing_path(settings, source)} first, or do not re-run this day "
+            "(docs/landing.md, Retention)"
+        )
+
+
+def holds_data(fs: FileSystem, settings: Settings, source: str, hour: datetime) -> bool:
+    """Whether the hour folder holds a landed data file (anything not hidden)."""
+    try:
+        entries = fs.list(hour_path(settings, source, hour))
+    except FileNotFoundError:
+        return False
+    return any(not e.name.startswith(("_", ".")) for e in entries)
+
+
+def open_hours(
+    settings: Settings, source: str, hours: Iterable[datetime], fs: FileSystem | None = None
+) -> list[datetime]:
+    """The hours among ``hours`` that are not closed yet, oldest first (for the sensors).
+
+    Closed: the hour has its done marker; or it lies before the source's frontier
+    (``_CLOSED``: every partition moved past it or was drained beyond it), holds no landed
+    data, and is not older than what retention kept: closed as empty. An unmarked hour that
+    holds data is open (a late batch is being committed into it, or a run was killed while
+    closing), and so is every hour from the frontier on: one partition that is behind holds
+    the frontier for the whole topic (``hours.kafka_frontier``).
+    """
+    fs = fs or filesystem(settings.lake, settings)
+    unmarked = [
+        h for h in sorted({hour_floor(h) for h in hours}) if not has_marker(fs, settings, source, h)
+    ]
+    if not unmarked:
+        return []
+    frontier = read_closed_through(fs, settings, source)
+    retained = read_retained_from(fs, settings, source)
+
+    def closed_empty(hour: datetime) -> bool:
+        return (
+            frontier is not None
+            and hour < frontier
+            and (retained is None or hour.date() >= retained)
+            and not holds_data(fs, settings, source, hour)
+        )
+
+    return [h for h in unmarked if not closed_empty(h)]
+
+
+@dataclass(frozen=True)
+class LateHour:
+    """An arrival hour that got records after it was closed, waiting for its restatement."""
+
+    source: str
+    hour: datetime
+    records: int
+    run_id: str
+    uri: str
+    text: bytes
+
+
+def late_path(settings: Settings, source: str, hour: datetime | None = None) -> str:
+    folder = f"{lake.landing_path(settings, source)}/{LATE_FOLDER}"
+    return folder if hour is None else f"{folder}/{hour_floor(hour):%Y-%m-%dT%H}.json"
+
+
+def record_late(
+    fs: FileSystem,
+    settings: Settings,
+    source: str,
+    hour: datetime,
+    records: int,
+    *,
+    run_id: str,
+    now: datetime | None = None,
+) -> None:
+    """Record that ``records`` landed in the closed ``hour`` (replaces an older entry)."""
+    entry = {
+        "source": source,
+        "hour": iso(hour_floor(hour)),
+        "records": int(records),
+        "run_id": run_id,
+        "at": iso(now or datetime.now(UTC)),
+    }
+    fs.write_atomic(late_path(settings, source, hour), (json.dumps(entry) + "\n").encode())
+
+
+def late_hours(fs: FileSystem, settings: Settings, source: str) -> list[LateHour]:
+    """The recorded late hours of a source not restated yet, oldest first."""
+    try:
+        entries = fs.list(late_path(settings, source))
+    except FileNotFoundError:
+        return []
+    found = []
+    for entry in entries:
+        if entry.is_dir or not entry.name.endswith(".json") or entry.name.startswith((".", "_")):
+            continue
+        text = fs.read(entry.uri)
+        body = json.loads(text)
+        found.append(
+            LateHour(
+                source,
+                parse_iso(body["hour"]),
+                int(body["records"]),
+                body["run_id"],
+                entry.uri,
+                text,
+            )
+        )
+    return sorted(found, key=lambda h: h.hour)
+
+
+def forget_late(fs: FileSystem, late: LateHour) -> bool:
+    """Drop a restated late hour, unless more records were recorded in it meanwhile."""
+    try:
+        if fs.read(late.uri) != late.text:
+            return False
+    except FileNotFoundError:
+        return True
+    fs.delete(late.uri)
+    return True
 
 
 def missing_markers(

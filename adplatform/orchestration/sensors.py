@@ -8,7 +8,11 @@ runs them.
 * ``LandingMarkersSensor``: the daily run of ``ds`` starts once every arrival hour it reads
   is closed, for every source: the hours ``ds-1 22:00 … ds+1 (grace-1):00`` of
   ``spark_jobs.common.event_time.arrival_hours`` (docs/data-contracts.md §2), i.e. the day
-  itself plus the grace period. It logs how many markers are there and which are missing.
+  itself plus the grace period. An hour is closed when it has its done marker, or when the
+  source's frontier is past it and nothing landed in it (``markers.open_hours``: a quiet
+  source never blocks a day). Each poke logs, per source, the first hour it waits for and
+  how far landing has closed that source. A day whose window reaches before what landing
+  retention kept fails at once, in one line (``markers.require_retained``).
 * ``TrackingFileSensor``: the hourly intake starts once the click-tracking file of its hour
   is in the inbox (``tracking_inbox``, else the lake's inbox) and older than
   ``tracking_min_file_age_s`` (the intake leaves younger files alone), or once that hour was
@@ -22,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from adplatform import lake
 from adplatform import settings as settings_module
@@ -36,22 +41,54 @@ MARKERS_TIMEOUT = timedelta(hours=24)
 # A tracking file arrives minutes after its hour; after the grace period it would be too
 # late for its day anyway.
 TRACKING_FILE_TIMEOUT = timedelta(hours=6)
-# Missing markers named in the log of each poke; the rest are counted.
-SHOW_MISSING = 5
 
 
-def daily_markers(settings: Settings, ds: date, sources: Sequence[str]) -> list[str]:
-    """Done markers of every arrival hour the daily run of ``ds`` reads, for each source."""
-    # The window is the batch jobs' own definition; pyspark is imported here, at poke time.
+def daily_hours(settings: Settings, ds: date) -> list[datetime]:
+    """Every arrival hour the daily run of ``ds`` reads (the batch jobs' own definition)."""
+    # pyspark is imported here, at poke time, never when the DAG file is parsed.
     from adplatform.contracts import Rules
     from spark_jobs.common.event_time import arrival_hours
 
-    hours = arrival_hours(ds, Rules.from_settings(settings))
-    return [
-        lake.done_marker_path(settings, source, hour.date(), hour.hour)
-        for source in sources
-        for hour in hours
-    ]
+    return arrival_hours(ds, Rules.from_settings(settings))
+
+
+def waiting_for(
+    settings: Settings, ds: date, sources: Sequence[str]
+) -> dict[str, tuple[list[datetime], datetime | None]]:
+    """Per source with hours still open: those hours and how far the source is closed.
+
+    Raises ``UserError`` when the window reaches before what landing retention kept.
+    """
+    from adplatform.hdfs import filesystem
+    from adplatform.landing import markers
+
+    fs = filesystem(settings.lake, settings)
+    hours = daily_hours(settings, ds)
+    waiting = {}
+    for source in sources:
+        markers.require_retained(settings, source, hours, f"the daily run of {ds}", fs=fs)
+        still_open = markers.open_hours(settings, source, hours, fs=fs)
+        if still_open:
+            waiting[source] = (still_open, markers.read_closed_through(fs, settings, source))
+    return waiting
+
+
+def describe_wait(
+    source: str, still_open: Sequence[datetime], closed_through: datetime | None, total: int
+) -> str:
+    """One log line: which source and hour the sensor waits for, and how far landing is."""
+    from adplatform.landing.markers import iso
+
+    frontier = (
+        f"landing has closed {source} through {iso(closed_through)}"
+        if closed_through is not None
+        else f"landing has closed no hour of {source} yet"
+    )
+    more = f" and {len(still_open) - 1} later hours" if len(still_open) > 1 else ""
+    return (
+        f"{source}: waiting for arrival hour {iso(still_open[0])}{more} "
+        f"({total - len(still_open)} of {total} hours closed); {frontier}"
+    )
 
 
 def hour_markers(settings: Settings, hour: datetime, sources: Sequence[str]) -> list[str]:
@@ -97,20 +134,26 @@ class LandingMarkersSensor(BaseSensorOperator):
         self.ds = ds
 
     def poke(self, context: Any) -> bool:
+        from adplatform.errors import UserError
+
         settings = settings_module.load()
-        markers = daily_markers(settings, date.fromisoformat(self.ds), self.sources)
-        absent = missing(settings, markers)
-        if absent:
-            self.log.info(
-                "%d of %d done markers of %s present; waiting for %d, e.g. %s",
-                len(markers) - len(absent),
-                len(markers),
-                self.ds,
-                len(absent),
-                ", ".join(absent[:SHOW_MISSING]),
-            )
+        ds = date.fromisoformat(self.ds)
+        try:
+            waiting = waiting_for(settings, ds, self.sources)
+        except UserError as exc:
+            # Waiting cannot bring deleted landing back: fail now, with the reason.
+            raise AirflowFailException(str(exc)) from None
+        total = len(daily_hours(settings, ds))
+        for source, (still_open, closed_through) in waiting.items():
+            self.log.info(describe_wait(source, still_open, closed_through, total))
+        if waiting:
             return False
-        self.log.info("all %d done markers of %s are present", len(markers), self.ds)
+        self.log.info(
+            "every arrival hour of %s is closed for %s (%d hours each)",
+            self.ds,
+            ", ".join(self.sources),
+            total,
+        )
         return True
 
 

@@ -28,6 +28,7 @@ from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import TOPIC_BID_REQUESTS, Rules
 from adplatform.errors import UserError
+from adplatform.landing.markers import require_retained
 from adplatform.metrics import BatchRun
 from adplatform.settings import Settings
 from spark_jobs.clean_bid_requests.transforms import (
@@ -82,6 +83,10 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
     """The job on an existing session; returns the reconciliation it wrote."""
     key = require_pseudonym_key(settings)
     rules = Rules.from_settings(settings)
+    # A day whose landing retention deleted would be replaced with nothing.
+    require_retained(
+        settings, TOPIC_BID_REQUESTS, arrival_hours(args.ds, rules), f"{JOB} --ds {args.ds}"
+    )
     with BatchRun(JOB, SOURCE, args.run_id, settings=settings) as run:
         landed = read_kafka_landing(
             spark, settings, TOPIC_BID_REQUESTS, arrival_hours(args.ds, rules)

@@ -24,6 +24,8 @@ from pyspark.sql import functions as F
 from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import Rules
+from adplatform.lake import TRACKING_SOURCE
+from adplatform.landing.markers import require_retained
 from adplatform.metrics import BatchRun
 from adplatform.settings import Settings
 from spark_jobs.clean_tracking.transforms import (
@@ -65,6 +67,10 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
     """The job on an existing session; returns the reconciliation it wrote."""
     key = require_pseudonym_key(settings)
     rules = Rules.from_settings(settings)
+    # A day whose landing retention deleted would be replaced with nothing.
+    require_retained(
+        settings, TRACKING_SOURCE, arrival_hours(args.ds, rules), f"{JOB} --ds {args.ds}"
+    )
     days = lookback_days(args.ds, rules)
     with BatchRun(JOB, SOURCE, args.run_id, settings=settings) as run:
         files = read_tracking_landing(spark, settings, arrival_hours(args.ds, rules))
