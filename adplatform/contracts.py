@@ -295,6 +295,31 @@ class BidRequestCodec:
 
 
 # ---------------------------------------------------------------------------------------
+# Value ranges: a number outside its range (or not finite) is impossible_value
+
+# The highest price of one impression, in micros of USD ($1,000): the impression contract.
+MAX_WIN_PRICE_MICROS = 1_000_000_000
+# Inclusive (low, high) of every numeric field of the bid-request subset, in the order the
+# checks name the first failing field (docs/data-contracts.md section 3). Lists of OpenRTB
+# 2.6 give the coded fields their range; a floor is CPM, so a floor above the highest win
+# price of one impression times 1000 can never be met (and fits the micros column).
+BID_REQUEST_RANGES: dict[str, tuple[int | float, int | float]] = {
+    "imp.bidfloor": (0, MAX_WIN_PRICE_MICROS * 1000 / 1_000_000),
+    "imp.banner.w": (0, 10_000),  # device-independent pixels
+    "imp.banner.h": (0, 10_000),
+    "imp.banner.pos": (0, 7),  # list 5.4
+    "device.devicetype": (1, 8),  # list 5.21
+    "regs.gdpr": (0, 1),
+    "regs.coppa": (0, 1),
+    "tmax": (1, 60_000),  # ms
+}
+# user.yob: from this year to the year of the request's event_ts (checked after the ranges).
+MIN_YOB = 1900
+# Impressions: every numeric field of the JSON (the only one is the price).
+IMPRESSION_RANGES: dict[str, tuple[int, int]] = {"win_price_micros": (0, MAX_WIN_PRICE_MICROS)}
+
+
+# ---------------------------------------------------------------------------------------
 # OpenRTB JSON -> the Avro subset
 
 _SUBSET = {
@@ -354,6 +379,12 @@ def bid_request_from_openrtb(obj: dict[str, Any], event_ts: datetime) -> dict[st
 # ad_impressions: the Kafka record Fluentd publishes for a log line
 
 
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN and Infinity, which JSON (RFC 8259) does not have. Such a line
+    is published as unmatched; published as it is, the clean job would find it malformed too."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 def impression_kafka_record(line: bytes) -> tuple[bytes | None, bytes]:
     """(key, value) of the Kafka record Fluentd publishes for one ad-server log line.
 
@@ -365,7 +396,7 @@ def impression_kafka_record(line: bytes) -> tuple[bytes | None, bytes]:
     JSON object with bytes that are not UTF-8 is still published as it is.
     """
     try:
-        obj = json.loads(line.decode("utf-8", errors="surrogateescape"))
+        obj = json.loads(line.decode("utf-8", errors="surrogateescape"), parse_constant=_not_json)
     except (ValueError, RecursionError):  # nested deeper than the parser goes: not an object
         obj = None
     if not isinstance(obj, dict):

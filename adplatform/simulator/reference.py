@@ -29,6 +29,8 @@ from adplatform.contracts import (
     CONVERSION_TYPES,
     CURRENCY,
     FLUENTD_UNMATCHED_KEY,
+    IMPRESSION_RANGES,
+    MIN_YOB,
     TRACKING_CSV_HEADER,
     DecodeError,
     Reason,
@@ -56,7 +58,6 @@ _CSV_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 _QUOTED_HEADER = ",".join(f'"{c}"' for c in contracts.TRACKING_CSV_COLUMNS)
 _TRACKING_FILE = re.compile(r"tracking_([0-9]{8})_([0-9]{2})\.csv")
-MAX_WIN_PRICE_MICROS = 1_000_000_000
 IMPRESSION_REQUIRED = (
     "impression_id",
     "request_id",
@@ -193,7 +194,7 @@ class Reference:
         c.fields = {"id": req["id"], "imps": tuple(i["id"] for i in req["imp"])}
         if not req["id"] or not req["imp"] or any(not i["id"] for i in req["imp"]):
             return Reason.MISSING_FIELD
-        if any(i["bidfloor"] < 0 for i in req["imp"]):
+        if _bid_request_value_out_of_range(req):
             return Reason.IMPOSSIBLE_VALUE
         if self.is_future(c.event_us, c.raw):
             return Reason.IMPOSSIBLE_VALUE
@@ -205,7 +206,7 @@ class Reference:
         except UnicodeDecodeError:
             return Reason.INVALID_UTF8
         try:
-            obj = json.loads(text)
+            obj = json.loads(text, parse_constant=_not_json)
         except (ValueError, RecursionError):  # RecursionError: nested too deep to read
             return Reason.MALFORMED_JSON
         if not isinstance(obj, dict) or FLUENTD_UNMATCHED_KEY in obj:
@@ -228,7 +229,8 @@ class Reference:
             return Reason.WRONG_TYPE
         if c.event_us is None:
             return Reason.UNPARSABLE_TIMESTAMP
-        if not 0 <= price <= MAX_WIN_PRICE_MICROS or obj["currency"] != CURRENCY:
+        low, high = IMPRESSION_RANGES["win_price_micros"]
+        if not low <= price <= high or obj["currency"] != CURRENCY:
             return Reason.IMPOSSIBLE_VALUE
         if self.is_future(c.event_us, c.raw):
             return Reason.IMPOSSIBLE_VALUE
@@ -457,6 +459,28 @@ class Reference:
             "attributions": attributions,
             "outcomes": _outcomes_json(outcomes),
         }
+
+
+def _not_json(constant: str) -> float:
+    """json.loads reads NaN and Infinity, which JSON (RFC 8259) does not have."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _bid_request_value_out_of_range(req: dict[str, Any]) -> bool:
+    """A numeric field of a decoded request is not finite or outside its contract range."""
+
+    def get(obj: dict[str, Any] | None, names: list[str]) -> Any:
+        for name in names:
+            obj = (obj or {}).get(name)
+        return obj
+
+    for path, (low, high) in contracts.BID_REQUEST_RANGES.items():
+        first, *rest = path.split(".")
+        found = [get(i, rest) for i in req["imp"]] if first == "imp" else [get(req, [first, *rest])]
+        if any(v is not None and not (math.isfinite(v) and low <= v <= high) for v in found):
+            return True
+    yob = get(req, ["user", "yob"])
+    return yob is not None and not MIN_YOB <= yob <= req["event_ts"].year
 
 
 def _fingerprint_text(c: Checked) -> str:

@@ -63,6 +63,13 @@ BID_REQUEST = pa.struct(
         ("event_ms", pa.int64()),
         ("imp_ids", pa.list_(pa.string())),
         ("floors", pa.list_(pa.float64())),
+        ("banner_w", pa.list_(pa.int32())),
+        ("banner_h", pa.list_(pa.int32())),
+        ("banner_pos", pa.list_(pa.int32())),
+        ("yob", pa.int32()),
+        ("gdpr", pa.int32()),
+        ("coppa", pa.int32()),
+        ("tmax", pa.int32()),
         ("site_id", pa.string()),
         ("app_id", pa.string()),
         ("publisher_id", pa.string()),
@@ -73,6 +80,8 @@ BID_REQUEST = pa.struct(
 )
 BID_REQUEST_SQL = (
     "STRUCT(reason VARCHAR, id VARCHAR, event_ms BIGINT, imp_ids VARCHAR[], floors DOUBLE[], "
+    "banner_w INTEGER[], banner_h INTEGER[], banner_pos INTEGER[], yob INTEGER, gdpr INTEGER, "
+    "coppa INTEGER, tmax INTEGER, "
     "site_id VARCHAR, app_id VARCHAR, publisher_id VARCHAR, device_type INTEGER, "
     "country VARCHAR, user_id VARCHAR)"
 )
@@ -115,12 +124,21 @@ def decode_bid_requests(payloads: pa.Array) -> pa.Array:
             continue
         inventory = r.get("site") or r.get("app") or {}
         device = r.get("device") or {}
+        banners = [i.get("banner") or {} for i in r["imp"]]
+        regs = r.get("regs") or {}
         rows.append(
             {
                 "id": r["id"],
                 "event_ms": (r["event_ts"] - _EPOCH) // _MS,
                 "imp_ids": [i["id"] for i in r["imp"]],
                 "floors": [i["bidfloor"] for i in r["imp"]],
+                "banner_w": [b.get("w") for b in banners],
+                "banner_h": [b.get("h") for b in banners],
+                "banner_pos": [b.get("pos") for b in banners],
+                "yob": (r.get("user") or {}).get("yob"),
+                "gdpr": regs.get("gdpr"),
+                "coppa": regs.get("coppa"),
+                "tmax": r.get("tmax"),
                 "site_id": (r.get("site") or {}).get("id"),
                 "app_id": (r.get("app") or {}).get("id"),
                 "publisher_id": (inventory.get("publisher") or {}).get("id"),
@@ -172,7 +190,13 @@ class PeerJob:
             "view_lookback_us": rules.last_view_lookback // _US,
             "hmac_ipad": f"unhex('{ipad.hex()}')",
             "hmac_opad": f"unhex('{opad.hex()}')",
+            "min_yob": contracts.MIN_YOB,
         }
+        # Contract ranges: imp.bidfloor -> imp_bidfloor_low / imp_bidfloor_high ...
+        ranges = {**contracts.BID_REQUEST_RANGES, **contracts.IMPRESSION_RANGES}
+        for path, (low, high) in ranges.items():
+            variables[f"{path.replace('.', '_')}_low"] = low
+            variables[f"{path.replace('.', '_')}_high"] = high
         for name, value in variables.items():
             self.con.execute(f"SET VARIABLE {name} = {value}")
         self.con.execute((SQL_DIR / "macros.sql").read_text())

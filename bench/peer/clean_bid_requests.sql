@@ -19,7 +19,21 @@ SELECT
   CASE
     WHEN r.reason IS NOT NULL THEN r.reason
     WHEN r.id = '' OR len(r.imp_ids) = 0 OR list_contains(r.imp_ids, '') THEN 'missing_field'
-    WHEN list_bool_or(list_transform(r.floors, lambda f: f < 0)) THEN 'impossible_value'
+    WHEN list_bool_or(list_transform(r.floors, lambda x: outside(x,
+           getvariable('imp_bidfloor_low'), getvariable('imp_bidfloor_high'))))
+      OR list_bool_or(list_transform(r.banner_w, lambda x: outside(x,
+           getvariable('imp_banner_w_low'), getvariable('imp_banner_w_high'))))
+      OR list_bool_or(list_transform(r.banner_h, lambda x: outside(x,
+           getvariable('imp_banner_h_low'), getvariable('imp_banner_h_high'))))
+      OR list_bool_or(list_transform(r.banner_pos, lambda x: outside(x,
+           getvariable('imp_banner_pos_low'), getvariable('imp_banner_pos_high'))))
+      OR outside(r.device_type, getvariable('device_devicetype_low'),
+                 getvariable('device_devicetype_high'))
+      OR outside(r.gdpr, getvariable('regs_gdpr_low'), getvariable('regs_gdpr_high'))
+      OR outside(r.coppa, getvariable('regs_coppa_low'), getvariable('regs_coppa_high'))
+      OR outside(r.tmax, getvariable('tmax_low'), getvariable('tmax_high'))
+      OR r.yob NOT BETWEEN getvariable('min_yob') AND year(make_timestamp(r.event_ms * 1000))
+      THEN 'impossible_value'
     WHEN is_future(r.event_ms * 1000, arrival_hour_us) THEN 'impossible_value'
     WHEN NOT in_time(r.event_ms * 1000, arrival_hour_us) THEN 'too_late'
   END AS reason,

@@ -13,7 +13,12 @@ WITH decoded AS (
   FROM landed_impressions
 ),
 parsed AS (
-  SELECT *, CASE WHEN json_valid(body) AND json_type(body) = 'OBJECT' THEN body::JSON END AS doc
+  -- DuckDB's reader also takes NaN, Infinity and trailing commas, which JSON (RFC 8259)
+  -- does not have: such a text is malformed_json (outside strings; the cheap test first).
+  SELECT *, CASE WHEN json_valid(body) AND json_type(body) = 'OBJECT'
+      AND NOT (regexp_matches(body, '(?i)nan|inf|,[ \t\n\r]*[}\]]')
+               AND regexp_matches(body, '^(?:[^"]|"(?:[^"\\]|\\.)*")*?(?:[:,\[][ \t\n\r]*[+-]?(?i:nan|inf)|,[ \t\n\r]*[}\]])'))
+    THEN body::JSON END AS doc
   FROM decoded
 ),
 extracted AS (
@@ -36,6 +41,9 @@ checked AS (
   SELECT
     *,
     CASE WHEN t[4] = 'VARCHAR' THEN contract_ts_us(s[4]) END AS event_us,
+    -- A JSON integer literal; one too large for BIGINT reads as UBIGINT or DOUBLE.
+    t[9] IN ('BIGINT', 'UBIGINT')
+      OR (t[9] = 'DOUBLE' AND regexp_full_match(v[9]::VARCHAR, '-?[0-9]+')) AS price_integer,
     CASE WHEN t[9] IN ('BIGINT', 'UBIGINT') THEN try_cast(s[9] AS BIGINT) END AS price
   FROM typed
 )
@@ -47,11 +55,13 @@ SELECT
     WHEN list_bool_or(list_transform(range(1, 10),
            lambda i: t[i] IS NULL OR t[i] = 'NULL' OR (t[i] = 'VARCHAR' AND s[i] = ''))) THEN 'missing_field'
     WHEN list_bool_or(list_transform(range(1, 9), lambda i: t[i] <> 'VARCHAR'))
-      OR price IS NULL
+      OR NOT price_integer
       OR list_bool_or(list_transform(range(10, 14), lambda i: t[i] NOT IN ('NULL', 'OBJECT')))
       OR t[14] NOT IN ('NULL', 'VARCHAR') THEN 'wrong_type'
     WHEN event_us IS NULL THEN 'unparsable_timestamp'
-    WHEN price NOT BETWEEN 0 AND 1000000000 OR s[8] <> 'USD' THEN 'impossible_value'
+    WHEN price IS NULL
+      OR price NOT BETWEEN getvariable('win_price_micros_low') AND getvariable('win_price_micros_high')
+      OR s[8] <> 'USD' THEN 'impossible_value'
     WHEN is_future(event_us, arrival_hour_us) THEN 'impossible_value'
     WHEN NOT in_time(event_us, arrival_hour_us) THEN 'too_late'
   END AS reason,

@@ -26,6 +26,12 @@ CREATE OR REPLACE MACRO contract_ts_us(ts) AS (
   END
 );
 
+-- Contract §3: a number that is not finite or lies outside its range is impossible_value;
+-- NULL (an absent optional field) passes.
+CREATE OR REPLACE MACRO outside(x, low, high) AS (
+  isnan(x::DOUBLE) OR isinf(x::DOUBLE) OR x NOT BETWEEN low AND high
+);
+
 CREATE OR REPLACE MACRO us_date(us) AS (DATE '1970-01-01' + CAST(us // 86400000000 AS INTEGER));
 CREATE OR REPLACE MACRO hour_us(us) AS (us - us % 3600000000);
 

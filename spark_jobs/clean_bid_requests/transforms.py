@@ -29,7 +29,7 @@ from spark_jobs.common.fence import fence
 from spark_jobs.common.landing import kafka_origin
 from spark_jobs.common.outcomes import CURATED, OUTCOME, QUARANTINED, outcome
 from spark_jobs.common.pseudonymise import pseudonymise, truncate_ip
-from spark_jobs.common.validation import Check, first_failure
+from spark_jobs.common.validation import Check, first_failure, first_missing
 
 SOURCE = "bid_requests"
 HEADER_BYTES = 5
@@ -99,6 +99,38 @@ def decode_avro(split: DataFrame, writers: dict[int, str]) -> DataFrame:
     return split.select("*", decoded.alias("request"), known.alias("known_schema"))
 
 
+def _field(struct: Column, path: list[str]) -> Column:
+    for name in path:
+        struct = struct.getField(name)
+    return struct
+
+
+def _outside(value: Column, low: float, high: float) -> Column:
+    """Not finite or outside [low, high]; null when the value is null (an absent field)."""
+    number = value.cast("double")
+    finite = ~F.isnan(number) & (F.abs(number) != F.lit(float("inf")))
+    return ~(finite & (number >= low) & (number <= high))
+
+
+def _imp_outside(path: list[str], low: float, high: float):
+    return lambda imp: _outside(_field(imp, path), low, high)
+
+
+def _first_out_of_range(request: Column) -> Column:
+    """Name of the first numeric field outside its range (contracts.BID_REQUEST_RANGES, then
+    user.yob), else null."""
+    failed = {}
+    for name, (low, high) in contracts.BID_REQUEST_RANGES.items():
+        first, *rest = name.split(".")
+        if first == "imp":
+            failed[name] = F.exists(request.getField("imp"), _imp_outside(rest, low, high))
+        else:
+            failed[name] = _outside(_field(request, name.split(".")), low, high)
+    yob = _field(request, ["user", "yob"])
+    failed["user.yob"] = (yob < contracts.MIN_YOB) | (yob > F.year(request.getField("event_ts")))
+    return first_missing(list(failed), failed)
+
+
 def parse_bid_requests(decoded: DataFrame, rules: Rules) -> DataFrame:
     """One row per landed record: ``reason``/``detail`` of the first failing check, the
     readable ``event_ts`` and the decoded ``request``."""
@@ -125,9 +157,9 @@ def parse_bid_requests(decoded: DataFrame, rules: Rules) -> DataFrame:
             "empty id, no imp, or an imp without id",
         ),
         Check(
-            F.exists(imps, lambda i: i.getField("bidfloor") < 0),
+            F.col("_out_of_range").isNotNull(),
             Reason.IMPOSSIBLE_VALUE,
-            "negative bidfloor",
+            F.concat(F.col("_out_of_range"), F.lit(" out of range")),
         ),
         Check(
             event_time.is_future(event_ts, arrival_hour, rules),
@@ -138,6 +170,8 @@ def parse_bid_requests(decoded: DataFrame, rules: Rules) -> DataFrame:
     check = first_failure(checks)
     # The header check carries its own reason (bad magic byte or a header cut short).
     reason = F.coalesce(F.col("header_reason"), check.getField("reason"))
+    # Computed once a record: the check and its detail share it.
+    decoded = decoded.select("*", _first_out_of_range(request).alias("_out_of_range"))
     parsed = decoded.select(
         F.col("key").alias("raw_key"),
         F.col("value").alias("raw_payload"),

@@ -14,7 +14,13 @@ from datetime import date
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from adplatform.contracts import CURRENCY, FLUENTD_UNMATCHED_KEY, Reason, Rules
+from adplatform.contracts import (
+    CURRENCY,
+    FLUENTD_UNMATCHED_KEY,
+    IMPRESSION_RANGES,
+    Reason,
+    Rules,
+)
 from spark_jobs.common import event_time
 from spark_jobs.common.countries import normalise_alpha2
 from spark_jobs.common.dedup import IS_DUPLICATE, mark_duplicates
@@ -26,7 +32,13 @@ from spark_jobs.common.pseudonymise import pseudonymise, truncate_ip
 from spark_jobs.common.validation import Check, first_failure, first_missing
 
 SOURCE = "impressions"
-MAX_WIN_PRICE_MICROS = 1_000_000_000
+# The record parsed as the first element of ``[<text>,<sentinel>]``: see parse_impressions.
+ROOT = "$[0]"
+_SENTINEL = "\u0000end of the record\u0000"
+_SENTINEL_TAIL = ',"\\u0000end of the record\\u0000"]'
+_PRICE_LOW, _PRICE_HIGH = IMPRESSION_RANGES["win_price_micros"]
+# A JSON integer literal as the price (a huge one reads as DECIMAL or DOUBLE).
+_PRICE_INTEGER_LITERAL = r'"win_price_micros"[ \t\n\r]*:[ \t\n\r]*-?[0-9]+[ \t\n\r]*[,}]'
 REQUIRED = (
     "impression_id",
     "request_id",
@@ -59,18 +71,21 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
     and the impression's fields."""
     text = F.col("value").cast("string")
     utf8 = F.is_valid_utf8(text)
-    doc = F.when(utf8, F.try_parse_json(text))
-    # try_parse_json reads the first JSON value and ignores what follows; the contract
-    # (like json.loads) rejects trailing data, so an object must also end the text.
+    # try_parse_json reads the first JSON value and ignores what follows, so `{...}{...}`
+    # would read as its first object; the contract (like json.loads) rejects trailing data.
+    # The text is parsed as the first element of an array whose second element is a
+    # sentinel: the sentinel is read only when the text is one whole value.
+    wrapped = F.when(utf8, F.try_parse_json(F.concat(F.lit("["), text, F.lit(_SENTINEL_TAIL))))
     is_object = (
-        doc.isNotNull()
+        wrapped.isNotNull()
         & text.rlike(r"^[ \t\n\r]*\{")
-        & text.rlike(r"\}[ \t\n\r]*$")
-        & F.try_variant_get(doc, f"$.{FLUENTD_UNMATCHED_KEY}", "variant").isNull()
+        & F.try_variant_get(wrapped, "$[1]", "string").eqNullSafe(F.lit(_SENTINEL))
+        & F.try_variant_get(wrapped, "$[2]", "variant").isNull()
+        & F.try_variant_get(wrapped, f"{ROOT}.{FLUENTD_UNMATCHED_KEY}", "variant").isNull()
     )
-    df = landed.select("*", utf8.alias("_utf8"), doc.alias("_doc"), is_object.alias("_object"))
+    df = landed.select("*", utf8.alias("_utf8"), wrapped.alias("_doc"), is_object.alias("_object"))
     doc = F.col("_doc")
-    types = {name: _json_type(doc, f"$.{name}") for name in (*REQUIRED, *OBJECT_FIELDS, "ip")}
+    types = {name: _json_type(doc, f"{ROOT}.{name}") for name in (*REQUIRED, *OBJECT_FIELDS, "ip")}
     df = df.select("*", *(t.alias(f"_t_{n}") for n, t in types.items()))
 
     def json_type(name: str) -> Column:
@@ -82,10 +97,10 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
     # repeated in each check ran about 40 times a record.
     df = df.select(
         "*",
-        *(_string(doc, f"$.{name}").alias(f"_s_{name}") for name in STRING_FIELDS),
-        F.try_variant_get(doc, "$.win_price_micros", "bigint").alias("_price"),
+        *(_string(doc, f"{ROOT}.{name}").alias(f"_s_{name}") for name in STRING_FIELDS),
+        F.try_variant_get(doc, f"{ROOT}.win_price_micros", "bigint").alias("_price"),
         F.when(
-            F.col("_object") & (json_type("event_ts") == "STRING"), _string(doc, "$.event_ts")
+            F.col("_object") & (json_type("event_ts") == "STRING"), _string(doc, f"{ROOT}.event_ts")
         ).alias("_ts_text"),
     )
 
@@ -93,7 +108,7 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
         return F.col(f"_s_{name}")
 
     def string_value(name: str) -> Column:
-        return string(name) if name in STRING_FIELDS else _string(doc, f"$.{name}")
+        return string(name) if name in STRING_FIELDS else _string(doc, f"{ROOT}.{name}")
 
     missing = {
         name: json_type(name).isNull()
@@ -108,6 +123,15 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
     df = df.select(
         "*",
         event_time.parse_event_ts(F.col("_ts_text")).alias("_event_ts"),
+        # A JSON integer: a BIGINT, or one too large for it (out of range, not a wrong type).
+        (
+            (json_type("win_price_micros") == _JSON_INTEGER)
+            | (
+                json_type("win_price_micros").startswith("DECIMAL")
+                | (json_type("win_price_micros") == "DOUBLE")
+            )
+            & text.rlike(_PRICE_INTEGER_LITERAL)
+        ).alias("_price_integer"),
         first_missing(list(REQUIRED), missing).alias("_missing"),
         first_missing(list(STRING_FIELDS), wrong_string).alias("_wrong_string"),
         first_missing(list(OBJECT_FIELDS), wrong_object).alias("_wrong_object"),
@@ -133,7 +157,7 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
             F.concat(first_wrong_string, F.lit(" is not a string")),
         ),
         Check(
-            json_type("win_price_micros") != _JSON_INTEGER,
+            ~F.col("_price_integer"),
             Reason.WRONG_TYPE,
             F.concat(F.lit("win_price_micros is "), json_type("win_price_micros")),
         ),
@@ -149,7 +173,7 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
         ),
         Check(event_ts.isNull(), Reason.UNPARSABLE_TIMESTAMP, "event_ts breaks the grammar"),
         Check(
-            (price < 0) | (price > MAX_WIN_PRICE_MICROS),
+            price.isNull() | (price < _PRICE_LOW) | (price > _PRICE_HIGH),
             Reason.IMPOSSIBLE_VALUE,
             "win_price_micros out of range",
         ),
@@ -179,20 +203,20 @@ def parse_impressions(landed: DataFrame, rules: Rules) -> DataFrame:
             string("creative_id").alias("creative_id"),
             json_type("site").startswith("OBJECT").alias("has_site"),
             json_type("app").startswith("OBJECT").alias("has_app"),
-            _string(doc, "$.site.id").alias("site_id"),
-            _string(doc, "$.site.domain").alias("site_domain"),
-            _string(doc, "$.app.id").alias("app_id"),
-            _string(doc, "$.app.bundle").alias("app_bundle"),
+            _string(doc, f"{ROOT}.site.id").alias("site_id"),
+            _string(doc, f"{ROOT}.site.domain").alias("site_domain"),
+            _string(doc, f"{ROOT}.app.id").alias("app_id"),
+            _string(doc, f"{ROOT}.app.bundle").alias("app_bundle"),
             F.coalesce(
-                _string(doc, "$.site.publisher_id"), _string(doc, "$.app.publisher_id")
+                _string(doc, f"{ROOT}.site.publisher_id"), _string(doc, f"{ROOT}.app.publisher_id")
             ).alias("publisher_id"),
-            _string(doc, "$.device.type").alias("device_type"),
-            _string(doc, "$.device.os").alias("device_os"),
-            _string(doc, "$.device.ifa").alias("device_ifa"),
-            _string(doc, "$.geo.country").alias("country"),
-            _string(doc, "$.geo.region").alias("region"),
-            _string(doc, "$.geo.city").alias("city"),
-            _string(doc, "$.ip").alias("ip"),
+            _string(doc, f"{ROOT}.device.type").alias("device_type"),
+            _string(doc, f"{ROOT}.device.os").alias("device_os"),
+            _string(doc, f"{ROOT}.device.ifa").alias("device_ifa"),
+            _string(doc, f"{ROOT}.geo.country").alias("country"),
+            _string(doc, f"{ROOT}.geo.region").alias("region"),
+            _string(doc, f"{ROOT}.geo.city").alias("city"),
+            _string(doc, f"{ROOT}.ip").alias("ip"),
             price.alias("win_price_micros"),
             currency.alias("currency"),
         )

@@ -103,3 +103,13 @@ def test_impression_kafka_record_is_what_fluentd_publishes():
     assert contracts.impression_kafka_record(not_utf8) == (b"imp-1", not_utf8)
 
     assert contracts.impression_kafka_record(b"[1,2]")[0] is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b'{"impression_id":"imp-1"}{"impression_id":"imp-2"}', b'{"impression_id":"imp-1","x":NaN}'],
+    ids=["two_objects", "nan"],
+)
+def test_a_line_that_is_not_one_json_object_is_published_as_unmatched(line):
+    key, value = contracts.impression_kafka_record(line)
+    assert (key, json.loads(value)) == (None, {"unmatched_line": line.decode()})
