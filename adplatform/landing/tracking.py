@@ -4,17 +4,22 @@ The click-tracking system drops one file per arrival hour, ``tracking_YYYYMMDD_H
 (docs/data-contracts.md 1.3), into the inbox (``ADPLATFORM_TRACKING_INBOX``: a local folder,
 ``file://`` or ``hdfs://``; by default the lake's ``inbox/tracking``). One intake run:
 
-1. lists the inbox. A file is **still being written**, and left alone, when it ends in
-   ``.part`` (writers that can, write ``name.csv.part`` and rename it to ``name.csv`` when it
-   is complete; ``hdfs dfs -put`` does the same with ``._COPYING_``) or when it changed less
-   than ``tracking_min_file_age_s`` ago (for writers that cannot rename), or when its size
-   changes while it is read;
-2. reads each complete file and its SHA-256. A checksum already in the ledger
+1. lists the inbox. A file is **still being written**, and left alone (counted and logged
+   as pending), when it ends in ``.part`` (writers that can, write ``name.csv.part`` and
+   rename it to ``name.csv`` when it is complete; ``hdfs dfs -put`` does the same with
+   ``._COPYING_``), when its name starts with ``.`` or ``_`` (the hidden or temporary name
+   other writers, rsync and Spark use until their rename), when it changed less than
+   ``tracking_min_file_age_s`` ago (for writers that cannot rename), or when its size
+   changes while it is read. The extension is read without case (``.CSV``), and a
+   ``.csv.gz`` file is decompressed: both land as ``tracking_YYYYMMDD_HH.csv``;
+2. reads each complete file (decompressed) and its SHA-256. A checksum already in the ledger
    (``landing/tracking/_ledger/<sha256>.json``) is a **duplicate**: the file is removed from
    the inbox once the ledger's copy is verified to exist, and never landed again;
 3. checks that the file is whole and readable: not empty, ends with a line end (the format
    has no trailer, so a file cut anywhere but at a line end is **truncated**), starts with the
-   exact header, and is named after its hour. A file that fails goes to **quarantine**
+   header (each column name may be quoted), and is named after its hour; a ``\\r`` alone
+   ends a line too. A file that fails, or a ``.gz`` that does not decompress, goes to
+   **quarantine** as it arrived
    (``quarantine/tracking/arrival_date=YYYY-MM-DD/<name>`` plus ``<name>.reason.json``);
    bad rows inside a good file are the clean job's business, not the intake's;
 4. lands a good file by its hour: written under ``landing/tracking/_tmp/``, its size and
@@ -32,11 +37,13 @@ deletion just makes the file a verified duplicate, and temporary files are overw
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
 import re
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +60,13 @@ SOURCE = lake.TRACKING_SOURCE
 # Names of files still being written: the inbox's write-then-rename convention, and what
 # `hdfs dfs -put` writes before its own rename.
 IN_PROGRESS_SUFFIXES = (".part", "._COPYING_")
+# ... and the prefixes of hidden or temporary names, renamed when the file is complete.
+IN_PROGRESS_PREFIXES = (".", "_")
+# Extensions the intake takes, read without case: name -> (landed name, compressed).
+_EXTENSION = re.compile(r"^(?P<stem>.+)\.csv(?P<gz>\.gz)?$", re.IGNORECASE)
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+# A writer that quotes every field (QUOTE_ALL) quotes the header too.
+QUOTED_HEADER = ",".join(f'"{c}"' for c in contracts.TRACKING_CSV_COLUMNS)
 FILE_NAME = re.compile(contracts.tracking_csv_spec()["file_name_regex"])
 # The hour in a file name, also in the names the intake derives (``-<sha>.csv``, ``.reason.json``).
 _HOUR_IN_NAME = re.compile(r"tracking_([0-9]{8})_([0-9]{2})")
@@ -68,31 +82,42 @@ class Reason:
     TRUNCATED = "truncated"
     BAD_HEADER = "bad_header"
     BAD_FILE_NAME = "bad_file_name"
+    BAD_GZIP = "bad_gzip"
     DUPLICATE_OF_MISSING = "duplicate_of_missing_file"
 
 
+def landed_name(name: str) -> tuple[str, bool] | None:
+    """(the name a file lands under, whether it is gzip) for a ``.csv`` or ``.csv.gz`` name
+    in any case, else None."""
+    match = _EXTENSION.match(name)
+    if match is None:
+        return None
+    return f"{match['stem']}.csv", match["gz"] is not None
+
+
 def inspect(name: str, data: bytes) -> tuple[str, str] | None:
-    """(reason, detail) when the file can not be landed as it is, else None."""
+    """(reason, detail) when the file (its landed name, its bytes decompressed) can not be
+    landed as it is, else None."""
     if not FILE_NAME.match(name) or file_hour(name) is None:
         return Reason.BAD_FILE_NAME, f"{name!r} is not tracking_YYYYMMDD_HH.csv"
     if not data:
         return Reason.EMPTY_FILE, "the file is empty (not even the header)"
-    if not data.endswith(b"\n"):
-        tail = data.rsplit(b"\n", 1)[-1][-60:]
+    if not data.endswith((b"\n", b"\r")):
+        tail = _LINE_END.split(data)[-1][-60:]
         return (
             Reason.TRUNCATED,
             f"the last line has no line end (cut after {len(data)} bytes: ...{tail!r})",
         )
-    header = data.split(b"\n", 1)[0].rstrip(b"\r")
-    if header != contracts.TRACKING_CSV_HEADER.encode():
+    header = _LINE_END.split(data, maxsplit=1)[0]
+    if header not in (contracts.TRACKING_CSV_HEADER.encode(), QUOTED_HEADER.encode()):
         return Reason.BAD_HEADER, f"first line is {header[:200]!r}, not the tracking header"
     return None
 
 
 def data_rows(data: bytes) -> int:
-    """Records in a file: non-blank lines after the header (docs/data-contracts.md 1.3)."""
-    lines = data.split(b"\n")[1:]
-    return sum(1 for line in lines if line.rstrip(b"\r"))
+    """Records in a file: non-blank lines after the header; ``\\r\\n``, ``\\n`` and a bare
+    ``\\r`` end a line (docs/data-contracts.md 1.3)."""
+    return sum(1 for line in _LINE_END.split(data)[1:] if line)
 
 
 def file_hour(name: str) -> datetime | None:
@@ -206,12 +231,24 @@ class Intake:
     def run(self) -> IntakeResult:
         self._remove_stale_tmp()
         for entry in _list_or_empty(self.inbox_fs, self.inbox):
-            if entry.is_dir or entry.name.startswith((".", "_")):
+            if entry.is_dir:
                 continue
-            if entry.name.endswith(IN_PROGRESS_SUFFIXES) or self._too_young(entry):
+            if entry.name.startswith(IN_PROGRESS_PREFIXES):
+                log.info(
+                    "inbox %s: %s has a hidden or temporary name, a write not yet renamed; "
+                    "left until it is",
+                    self.inbox,
+                    entry.name,
+                )
                 self._pending(entry)
-            elif not entry.name.endswith(".csv"):
-                log.warning("inbox %s: %s is not a .csv file; left alone", self.inbox, entry.name)
+            elif entry.name.endswith(IN_PROGRESS_SUFFIXES) or self._too_young(entry):
+                self._pending(entry)
+            elif landed_name(entry.name) is None:
+                log.warning(
+                    "inbox %s: %s is not a .csv or .csv.gz file; left alone",
+                    self.inbox,
+                    entry.name,
+                )
                 self.result.ignored.append(entry.name)
             else:
                 self._take(entry)
@@ -238,32 +275,42 @@ class Intake:
             )
 
     def _take(self, entry: FileStatus) -> None:
-        data = self.inbox_fs.read(entry.uri)
-        if len(data) != entry.size:
+        raw = self.inbox_fs.read(entry.uri)
+        if len(raw) != entry.size:
             self._pending(entry)  # still growing: the next run takes it
             return
+        name, compressed = landed_name(entry.name) or (entry.name, False)
+        data, problem = raw, None
+        if compressed:
+            try:
+                data = gzip.decompress(raw)
+            except (OSError, EOFError, zlib.error) as error:
+                problem = Reason.BAD_GZIP, f"not a whole gzip file ({error})"
+        # The content is what the ledger knows: the same rows sent plain and gzipped are
+        # one file.
         sha = hashlib.sha256(data).hexdigest()
-        rows = data_rows(data)
+        rows = data_rows(data) if problem is None else 0
+        key = ledger_key(name, data, sha, rows)
         self.result.rows_read += rows
-        earlier = self._ledger_entry(ledger_key(entry.name, data, sha, rows))
+        earlier = self._ledger_entry(key)
         if earlier is not None:
             kept = self.fs.status(earlier["path"])
             if kept is not None and kept.size == earlier["bytes"]:
                 self._duplicate(entry, sha, rows, earlier)
             else:
                 detail = f"same content as {earlier['name']}, whose copy {earlier['path']} is gone"
-                self._quarantine(entry, data, sha, rows, Reason.DUPLICATE_OF_MISSING, detail)
+                self._quarantine(entry, raw, key, rows, Reason.DUPLICATE_OF_MISSING, detail)
             return
-        problem = inspect(entry.name, data)
+        problem = problem or inspect(name, data)
         if problem is not None:
-            self._quarantine(entry, data, sha, rows, *problem)
+            self._quarantine(entry, raw, key, rows, *problem)
             return
-        hour = file_hour(entry.name)
+        hour = file_hour(name)
         assert hour is not None  # inspect() checked the name
-        target = self._copy(markers.hour_path(self.settings, SOURCE, hour), entry.name, data, sha)
+        target = self._copy(markers.hour_path(self.settings, SOURCE, hour), name, data, sha)
         record = {"status": "landed", "name": entry.name, "path": target, "bytes": len(data)}
         record.update(rows=rows, sha256=sha, hour=markers.iso(hour))
-        self._ledger(ledger_key(entry.name, data, sha, rows), record)
+        self._ledger(ledger_key(name, data, sha, rows), record)
         self._mark_if_late(hour)
         self.inbox_fs.delete(entry.uri)
         self.result.landed.append(record)
@@ -282,8 +329,11 @@ class Intake:
         )
 
     def _quarantine(
-        self, entry: FileStatus, data: bytes, sha: str, rows: int, reason: str, detail: str
+        self, entry: FileStatus, data: bytes, key: str, rows: int, reason: str, detail: str
     ) -> None:
+        """Keep the file's bytes as they arrived (``data``), with the reason; ``key`` is
+        what the ledger knows its content by."""
+        sha = hashlib.sha256(data).hexdigest()
         hour = file_hour(entry.name)
         folder = quarantine_folder(self.settings, hour, self.started)
         target = self._copy(folder, entry.name, data, sha)
@@ -294,7 +344,7 @@ class Intake:
         text = json.dumps(record, indent=1) + "\n"
         self.fs.write_atomic(f"{target}.reason.json", text.encode())
         if reason != Reason.DUPLICATE_OF_MISSING:
-            self._ledger(ledger_key(entry.name, data, sha, rows), record)
+            self._ledger(key, record)
         if hour is not None:
             self._mark_if_late(hour)
         self.inbox_fs.delete(entry.uri)
@@ -309,7 +359,8 @@ class Intake:
         one ``<stem>-<sha prefix>.csv``. Names depend only on the content, so a rerun after a
         crash finds what the interrupted run copied instead of copying it again.
         """
-        for candidate in (name, f"{name.rsplit('.', 1)[0]}-{sha[:16]}.csv"):
+        stem = (landed_name(name) or (name, False))[0].removesuffix(".csv")
+        for candidate in (name, f"{stem}-{sha[:16]}.csv"):
             target = join(folder, candidate)
             if self.fs.status(target) is None:
                 tmp = tmp_path(self.settings, name, sha)

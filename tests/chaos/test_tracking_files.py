@@ -1,6 +1,8 @@
-"""Tracking files dropped twice and half-written, followed through the intake into the
-clean job: every row counted once, the duplicates counted, the reconciliation exact, no
-id twice in adtech.clicks or adtech.conversions (docs/landing.md, "Tracking CSV intake").
+"""Tracking files dropped twice and half-written, or as real writers name and write them
+(``.CSV``, ``.csv.gz``, hidden names, quoted fields, bare CR line ends), followed through
+the intake into the clean job: every row counted once, the duplicates counted, the
+reconciliation exact, no id twice in adtech.clicks or adtech.conversions (docs/landing.md,
+"Tracking CSV intake").
 
 The intake's own handling of each case (ledger, ``.part``, minimum age, a file growing
 while read, truncated and unreadable files, a kill after any write) is tested in
@@ -10,6 +12,7 @@ this test adds what the curated tables and the reconciliation make of it.
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -99,20 +102,58 @@ def test_files_dropped_twice_and_half_written_reach_the_tables_once(spark, local
     (inbox / "tracking_20230720_11.csv.part").rename(inbox / "tracking_20230720_11.csv")
     (inbox / "tracking_20230720_13.csv").write_bytes(thirteen)
     (inbox / "tracking_20230720_10.csv").write_bytes(first + _click(3, 10) + b"\n")
+    # Late files of hours already closed, as other writers send them: upper-case extension,
+    # bare CR line ends and quoted fields (one with a comma, one value NaN); gzipped, CRLF,
+    # every field quoted (the header too), one value 1e300; a gzip cut short; and a write
+    # still under its hidden or temporary name.
+    (inbox / "tracking_20230720_08.CSV").write_bytes(
+        b"\r".join([
+            TRACKING_HEADER,
+            b'conversion,"cv-1",2023-07-20T09:10:00Z,u-1,c-1,,purchase,"12.50"',
+            b'conversion,"cv,2",2023-07-20T09:11:00Z,u-2,c-1,,"lead",3',
+            b"conversion,cv-nan,2023-07-20T09:12:00Z,u-2,c-1,,lead,NaN",
+        ]) + b"\r"
+    )  # fmt: skip
+    quoted = b",".join(b'"%s"' % c for c in TRACKING_HEADER.split(b","))
+    (inbox / "tracking_20230720_09.csv.gz").write_bytes(gzip.compress(
+        quoted + b'\r\n"conversion","cv-3","2023-07-20T09:20:00Z","u-3","c-1","","signup","1"'
+        b'\r\n"conversion","cv-big","2023-07-20T09:21:00Z","u-3","c-1","","signup","1e300"\r\n'
+    ))  # fmt: skip
+    (inbox / "tracking_20230720_07.csv.gz").write_bytes(gzip.compress(first)[:-12])
+    (inbox / ".tracking_20230720_13.csv").write_bytes(thirteen)
+    (inbox / "_tracking_tmp.csv").write_bytes(thirteen)
     third = intake("run-3")
     assert sorted(f["name"] for f in third.landed) == [
-        "tracking_20230720_10.csv", "tracking_20230720_11.csv", "tracking_20230720_13.csv"
+        "tracking_20230720_08.CSV", "tracking_20230720_09.csv.gz",
+        "tracking_20230720_10.csv", "tracking_20230720_11.csv", "tracking_20230720_13.csv",
     ]  # fmt: skip
-    assert list(inbox.iterdir()) == []
+    assert [(q["name"], q["reason"]) for q in third.quarantined] == [
+        ("tracking_20230720_07.csv.gz", "bad_gzip")
+    ]
+    assert sorted(third.pending) == [".tracking_20230720_13.csv", "_tracking_tmp.csv"]
+    assert sorted(p.name for p in inbox.iterdir()) == sorted(third.pending)
 
     run_job(spark, settings, clean_impressions, D, "chaos__tracking")
     rec = run_job(spark, settings, clean_tracking, D, "chaos__tracking")
-    # Landed rows: 4 + 5 (the re-sent file) + 2 + 2; the re-sent file's first 4 are duplicates.
-    assert (rec.rows_in, rec.curated, rec.duplicates, rec.quarantined_by_reason) == (13, 9, 4, {})
+    # Landed rows: 4 + 5 (the re-sent file) + 2 + 2 + 3 + 2; the re-sent file's first 4 are
+    # duplicates; NaN and 1e300 are numbers no decimal of micros holds.
+    assert (rec.rows_in, rec.curated, rec.duplicates, rec.quarantined_by_reason) == (
+        18, 12, 4, {"impossible_value": 2}
+    )  # fmt: skip
     clicks = spark.table("adtech.clicks").where(F.col("dt") == D).collect()
     assert sorted(r.event_id for r in clicks) == [f"ev-{n}" for n in range(8)]
     conversions = spark.table("adtech.conversions").where(F.col("dt") == D).collect()
-    assert [r.event_id for r in conversions] == ["cv-0"]
+    assert sorted((r.event_id, r.conversion_type, r.value_micros) for r in conversions) == [
+        ("cv,2", "lead", 3_000_000), ("cv-0", "purchase", 12_500_000),
+        ("cv-1", "purchase", 12_500_000), ("cv-3", "signup", 1_000_000),
+    ]  # fmt: skip
+    bad = spark.table("adtech.quarantine").where(
+        (F.col("dt") == D) & (F.col("source") == "tracking")
+    )
+    assert sorted(r.detail for r in bad.collect()) == [
+        "conversion_value 1e300 is not a finite decimal with at most 6 places",
+        "conversion_value NaN is not a finite decimal with at most 6 places",
+    ]
     assert reconciliation_rows(spark, [D], ["clean_tracking"])[("clean_tracking", D)][-1]
     assert set(duplicated_ids(spark, [D]).values()) == {0}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -11,7 +13,7 @@ import pytest
 
 from adplatform import lake
 from adplatform.hdfs import LocalFileSystem
-from adplatform.landing import markers
+from adplatform.landing import markers, tracking
 from adplatform.landing.hours import hour_range
 from adplatform.landing.tracking import SOURCE, Reason, inspect, ledger_path
 from tests.landing.intake_files import (
@@ -307,3 +309,74 @@ def test_a_stale_temporary_file_is_removed(env):
     os.utime(FS.path(tmp), (old, old))
     intake(settings, until=t("2025-01-06 08:00"))
     assert not FS.exists(tmp)
+
+
+# ---- names and encodings real writers use -------------------------------------------------
+
+
+def test_upper_case_and_gzip_files_land_under_the_contract_name(env):
+    settings, inbox = env
+    upper, zipped = csv_bytes("20250106_07", 2), csv_bytes("20250106_08", 3)
+    (inbox / "tracking_20250106_07.CSV").write_bytes(upper)
+    (inbox / "tracking_20250106_08.csv.GZ").write_bytes(gzip.compress(zipped))
+    # The 08 content again, plain under another hour's name: the ledger knows it unzipped.
+    (inbox / "tracking_20250106_09.csv").write_bytes(zipped)
+    cut_bytes = gzip.compress(zipped)[:-9]  # cut before gzip's trailer
+    (inbox / "tracking_20250106_10.csv.gz").write_bytes(cut_bytes)
+    (inbox / "tracking_20250106_11.csv.gz").write_bytes(b"\x1f\x8bnot gzip at all\n")
+
+    result = intake(settings, until=t("2025-01-06 12:00"))
+
+    assert [(f["name"], f["rows"]) for f in result.landed] == [
+        ("tracking_20250106_07.CSV", 2), ("tracking_20250106_08.csv.GZ", 3)
+    ]  # fmt: skip
+    assert landed_names(FS, settings) == {
+        "2025-01-06T07/tracking_20250106_07.csv": hashlib.sha256(upper).hexdigest()[:12],
+        "2025-01-06T08/tracking_20250106_08.csv": hashlib.sha256(zipped).hexdigest()[:12],
+    }
+    assert [f["name"] for f in result.duplicates] == ["tracking_20250106_09.csv"]
+    assert {q["name"]: q["reason"] for q in result.quarantined} == {
+        "tracking_20250106_10.csv.gz": Reason.BAD_GZIP,
+        "tracking_20250106_11.csv.gz": Reason.BAD_GZIP,
+    }
+    cut = next(
+        r for r in reason_files(FS, settings) if r["name"].startswith("tracking_20250106_10")
+    )
+    assert FS.read(cut["path"]) == cut_bytes  # kept as it arrived
+    assert "gzip" in cut["detail"]
+    assert list(inbox.iterdir()) == []
+    assert marker(FS, settings, t("2025-01-06 08:00"))["rows"] == 3
+    assert marker(FS, settings, t("2025-01-06 11:00"))["quarantined"][0]["reason"] == "bad_gzip"
+
+
+def test_hidden_and_temporary_names_are_counted_as_pending_until_renamed(env, caplog):
+    settings, inbox = env
+    caplog.set_level(logging.INFO, logger="adplatform.landing.tracking")
+    data = csv_bytes("20250106_07", 2)
+    (inbox / ".tracking_20250106_07.csv").write_bytes(data)
+    (inbox / "_tmp.csv").write_bytes(data)
+    (inbox / "tracking_20250106_06.csv").write_bytes(csv_bytes("20250106_06", 1))
+
+    result = intake(settings, until=t("2025-01-06 12:00"))
+
+    assert sorted(result.pending) == [".tracking_20250106_07.csv", "_tmp.csv"]
+    assert "2 still being written" in result.summary()
+    assert ".tracking_20250106_07.csv has a hidden or temporary name" in caplog.text
+    # The hidden file of 07 holds its hour open, as a .part file does.
+    assert result.frontier == t("2025-01-06 07:00")
+    os.rename(inbox / ".tracking_20250106_07.csv", inbox / "tracking_20250106_07.csv")
+    result = intake(settings, until=t("2025-01-06 12:00"))
+    assert [f["name"] for f in result.landed] == ["tracking_20250106_07.csv"]
+    assert result.pending == ["_tmp.csv"] and result.frontier == t("2025-01-06 12:00")
+
+
+def test_bare_cr_line_ends_and_a_quoted_header_are_a_whole_file():
+    quoted = ",".join(f'"{c}"' for c in HEADER.split(","))
+    row = b"click,a,2025-01-06T07:00:00Z,u,c,i,,"
+    cr = HEADER.encode() + b"\r" + row + b"\r\r" + row + b"\r"
+    assert inspect("tracking_20250106_07.csv", cr) is None
+    assert tracking.data_rows(cr) == 2
+    assert inspect("tracking_20250106_07.csv", cr[:-1])[0] == Reason.TRUNCATED
+    assert inspect("tracking_20250106_07.csv", quoted.encode() + b"\r\n" + row + b"\r\n") is None
+    half = quoted.replace('"record_type"', "record_type").encode() + b"\n"
+    assert inspect("tracking_20250106_07.csv", half)[0] == Reason.BAD_HEADER
