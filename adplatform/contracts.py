@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.resources
 import io
 import json
+import re
 import struct
 import urllib.error
 import urllib.request
@@ -347,18 +348,99 @@ _NESTED = {
 }
 
 
-def _subset(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+_REQUIRED = {("BidRequest", "id"), ("BidRequest", "imp"), ("Imp", "id")}
+# What real exchanges send for a number: a JSON number or a numeric string ("0.5", "1985").
+_JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_JSON_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+_INT32 = (-(2**31), 2**31 - 1)
+_EXPECTED = {"int": "an integer", "double": "a number", "array": "a list of strings",
+             "string": "a string"}  # fmt: skip
+
+
+@cache
+def _subset_types() -> dict[tuple[str, str], str]:
+    """(record, field) -> Avro type of the field in the newest schema (``int``, ``double``,
+    ``string``, ``array`` or a record name), read from the schema file."""
+    types: dict[tuple[str, str], str] = {}
+
+    def walk(schema: Any) -> None:
+        if isinstance(schema, list):
+            for branch in schema:
+                walk(branch)
+        elif isinstance(schema, dict) and schema.get("type") == "record":
+            for f in schema["fields"]:
+                branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
+                (base,) = (b for b in branches if b != "null")
+                kind = base if isinstance(base, str) else base["type"]
+                types[schema["name"], f["name"]] = schema["name"] if kind == "record" else kind
+                walk(f["type"])
+        elif isinstance(schema, dict) and schema.get("type") == "array":
+            walk(schema["items"])
+
+    walk(json.loads(bid_request_schema_text()))
+    return types
+
+
+def _wrong(path: str, value: Any, expected: str) -> DecodeError:
+    return DecodeError(Reason.WRONG_TYPE, f"{path} is {type(value).__name__}, not {expected}")
+
+
+def _scalar(avro: str, path: str, value: Any) -> Any:
+    """A JSON value as the Avro type of its field: numbers may come as numeric strings and a
+    string array as one string; anything else raises DecodeError."""
+    if avro in ("int", "double") and isinstance(value, str):
+        grammar = _JSON_INTEGER if avro == "int" else _JSON_NUMBER
+        if grammar.fullmatch(value.strip()) is None:
+            raise DecodeError(Reason.UNPARSABLE_NUMBER, f"{path} {value[:40]!r} is not a number")
+        try:
+            value = int(value) if avro == "int" else float(value)
+        except ValueError:  # more digits than Python converts (4300)
+            raise DecodeError(Reason.IMPOSSIBLE_VALUE, f"{path} has too many digits") from None
+    if isinstance(value, bool):  # a bool is an int in Python, not in JSON
+        raise _wrong(path, value, _EXPECTED[avro])
+    if avro == "int":
+        if not isinstance(value, int):
+            raise _wrong(path, value, _EXPECTED[avro])
+        if not _INT32[0] <= value <= _INT32[1]:
+            raise DecodeError(Reason.IMPOSSIBLE_VALUE, f"{path} {value} is not a 32-bit int")
+        return value
+    if avro == "double":
+        if not isinstance(value, int | float):
+            raise _wrong(path, value, _EXPECTED[avro])
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any double
+            raise DecodeError(Reason.IMPOSSIBLE_VALUE, f"{path} does not fit a double") from None
+    if avro == "array":
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise _wrong(path, value, _EXPECTED[avro])
+        return items
+    if not isinstance(value, str):
+        raise _wrong(path, value, _EXPECTED[avro])
+    return value
+
+
+def _subset(kind: str, obj: Any, at: str = "") -> dict[str, Any]:
+    """The subset's fields of the OpenRTB object ``obj`` (at path ``at``, "" for the request)."""
+    if not isinstance(obj, dict):
+        raise _wrong(at or "the request", obj, "an object")
     out: dict[str, Any] = {}
     for key in _SUBSET[kind]:
+        path = f"{at}.{key}" if at else key
         if key not in obj or obj[key] is None:
+            if (kind, key) in _REQUIRED:
+                raise DecodeError(Reason.MISSING_FIELD, f"{path} is missing")
             continue
         value = obj[key]
         if (kind, key) in _NESTED:
-            value = _subset(_NESTED[kind, key], value)
+            value = _subset(_NESTED[kind, key], value, path)
         elif kind == "BidRequest" and key == "imp":
-            value = [_subset("Imp", imp) for imp in value]
-        elif kind == "Imp" and key == "bidfloor":
-            value = float(value)
+            if not isinstance(value, list):
+                raise _wrong(path, value, "a list")
+            value = [_subset("Imp", imp, path) for imp in value]
+        else:
+            value = _scalar(_subset_types()[kind, key], path, value)
         out[key] = value
     return out
 
@@ -368,7 +450,11 @@ def bid_request_from_openrtb(obj: dict[str, Any], event_ts: datetime) -> dict[st
 
     Fields outside the subset (video, pmp, at, bcat, user.data ...) are dropped, absent
     optional fields take the schema defaults when encoded; ``event_ts`` is the platform's
-    receive time, which OpenRTB does not carry.
+    receive time, which OpenRTB does not carry. What real exchanges send and the spec's
+    JSON allows is normalised: a number as a numeric string (``"1985"``, ``"0.5"``), a
+    list of strings as one string (``"cat": "IAB1"``). Anything else raises ``DecodeError``
+    with its reason (``missing_field``, ``wrong_type``, ``unparsable_number``,
+    ``impossible_value``) and the OpenRTB path in the detail, so a caller can quarantine it.
     """
     record = _subset("BidRequest", obj)
     record["event_ts"] = event_ts
