@@ -240,6 +240,7 @@ class Intake:
                     self.inbox,
                     entry.name,
                 )
+                self.progress(f"left {entry.name}: a hidden or temporary name, not yet renamed")
                 self._pending(entry)
             elif entry.name.endswith(IN_PROGRESS_SUFFIXES) or self._too_young(entry):
                 self._pending(entry)

@@ -357,9 +357,11 @@ def test_hidden_and_temporary_names_are_counted_as_pending_until_renamed(env, ca
     (inbox / "_tmp.csv").write_bytes(data)
     (inbox / "tracking_20250106_06.csv").write_bytes(csv_bytes("20250106_06", 1))
 
-    result = intake(settings, until=t("2025-01-06 12:00"))
+    lines: list[str] = []
+    result = intake(settings, until=t("2025-01-06 12:00"), progress=lines.append)
 
     assert sorted(result.pending) == [".tracking_20250106_07.csv", "_tmp.csv"]
+    assert "left _tmp.csv: a hidden or temporary name, not yet renamed" in lines
     assert "2 still being written" in result.summary()
     assert ".tracking_20250106_07.csv has a hidden or temporary name" in caplog.text
     # The hidden file of 07 holds its hour open, as a .part file does.
