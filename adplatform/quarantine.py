@@ -7,7 +7,8 @@ replay them once the bug that set them aside is fixed.
 The table holds each raw payload sealed (AES-256-GCM, ``adplatform.keyring``): every
 HiveServer2 user may count and triage the rows, only a holder of the key reads them.
 ``show`` prints each selected row and its payload in clear (text as text, other bytes as
-base64). ``replay`` sends the payloads of a selection back to where they came from:
+base64, a bid request's Avro also decoded to JSON). ``replay`` sends the payloads of a
+selection back to where they came from:
 
 * ``bid_requests`` and ``impressions``: to the Kafka topic named in the row's origin
   (``topic/partition/offset``), with the record's original key; landing takes them as
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -147,8 +149,20 @@ def _clear(data: bytes | None) -> str:
     return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
 
 
+def decoded_bid_request(r: Quarantined) -> str | None:
+    """A bid request's Avro payload as JSON, when it decodes (registry-less framing)."""
+    if r.source != "bid_requests" or r.payload is None:
+        return None
+    try:
+        record = contracts.BidRequestCodec().decode(r.payload)
+    except contracts.DecodeError:
+        return None
+    return json.dumps(record, default=str, sort_keys=True, ensure_ascii=False)
+
+
 def show_lines(records: Sequence[Quarantined]) -> list[str]:
-    """What ``show`` prints: a header line per row, then its key and payload in clear."""
+    """What ``show`` prints: a header line per row, then its key and payload in clear (and
+    a bid request's Avro decoded)."""
     lines = []
     for r in records:
         lines.append(
@@ -158,6 +172,9 @@ def show_lines(records: Sequence[Quarantined]) -> list[str]:
         if r.key is not None:
             lines.append(f"  key:     {_clear(r.key)}")
         lines.append(f"  payload: {_clear(r.payload)}")
+        decoded = decoded_bid_request(r)
+        if decoded is not None:
+            lines.append(f"  decoded: {decoded}")
     lines.append(f"{len(records)} quarantined record(s)")
     return lines
 

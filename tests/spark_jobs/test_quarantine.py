@@ -170,8 +170,19 @@ def test_cli_shows_in_clear_and_replays_tracking_lines_to_the_inbox(
         _input(spark, [CLEAR]), source="impressions", job="j", run_id="r", keys=ring
     )
     write_quarantine(imps, table, D, "impressions", retention_days=30)
-    stored = spark.table(table).select(F.base64("raw_payload")).collect()
-    assert len(stored) == 3 and not any(USER in str(r[0]) for r in stored)
+    event = datetime(2011, 3, 1, 9, tzinfo=UTC)
+    request = contracts.BidRequestCodec().encode(
+        {"id": "req-clear-1", "imp": [{"id": "1", "bidfloor": 0.5}], "event_ts": event}
+    )
+    bids = quarantine_rows(
+        _input(spark, [request], origin="bid_requests/0/{i}"),
+        source="bid_requests", job="j", run_id="r", keys=ring,
+    )  # fmt: skip
+    write_quarantine(bids, table, D, "bid_requests", retention_days=30)
+    stored = spark.table(table).where(F.col("dt") == D).select("raw_payload").collect()
+    assert len(stored) == 4
+    assert not any(b"u-clear-47" in bytes(r.raw_payload) for r in stored)
+    assert not any(USER.encode() in bytes(r.raw_payload) for r in stored)
 
     # The same Spark SQL the Thrift Server runs for the command.
     def fetch(query: str):
@@ -181,7 +192,8 @@ def test_cli_shows_in_clear_and_replays_tracking_lines_to_the_inbox(
     assert quarantine.main(_args("show"), lake_settings, fetch, out) == 0
     shown = out.getvalue()
     assert CLEAR.decode() in shown and lines[1].decode() in shown
-    assert shown.endswith("3 quarantined record(s)\n")
+    assert '"id": "req-clear-1"' in shown  # the Avro bid request, decoded
+    assert shown.endswith("4 quarantined record(s)\n")
 
     inbox = tmp_path / "inbox"
     settings = lake_settings.with_overrides(tracking_inbox=str(inbox))
@@ -201,4 +213,4 @@ def test_cli_shows_in_clear_and_replays_tracking_lines_to_the_inbox(
     # Dimension rows are not replayed; nothing to replay is said, not an error.
     assert quarantine.main(_args("replay", source="dim_user"), settings, fetch, out) == 0
     assert out.getvalue().endswith("nothing to replay: no quarantined record matches\n")
-    _drop(spark, [("tracking", D), ("impressions", D)])
+    _drop(spark, [("tracking", D), ("impressions", D), ("bid_requests", D)])
