@@ -108,11 +108,17 @@ def test_a_spark_job_killed_while_it_writes_its_partition_and_retried_writes_it_
     fs = webhdfs(settings)
 
     def staged() -> list[str]:
-        """Spark's commit-protocol folders in the table: a write is under way (or was)."""
-        if fs.status(table) is None:
+        """What the write stages in the table: a write is under way (or was)."""
+        if fs.status(f"{table}/_staging") is None:
             return []
-        names = [f.name for f in fs.list(table)]
-        return [n for n in names if n == "_temporary" or n.startswith(".spark-staging")]
+        return [f.name for f in fs.list(f"{table}/_staging")]
+
+    def version(partition: str) -> str:
+        """The one version folder of a partition written once (spark_jobs/common/tables.py):
+        the killed try's files are gone."""
+        names = [f.name for f in fs.list(partition) if f.name.startswith("_v=")]
+        assert len(names) == 1, names
+        return f"{partition}/{names[0]}"
 
     job = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -128,16 +134,18 @@ def test_a_spark_job_killed_while_it_writes_its_partition_and_retried_writes_it_
     assert retry.returncode == 0, retry.stderr[-4000:]
 
     # What a reader of the table's files sees: each impression once, the leftovers gone.
-    rows = spark.read.parquet(f"{table}/dt={D.isoformat()}")
+    rows = spark.read.parquet(version(f"{table}/dt={D.isoformat()}"))
     assert rows.count() == IMPRESSIONS
     assert rows.select("impression_id").distinct().count() == IMPRESSIONS
     assert staged() == []
     quarantine = spark.read.parquet(
-        f"{lake.database_path(settings)}/quarantine/dt={D.isoformat()}/source=impressions"
+        version(f"{lake.database_path(settings)}/quarantine/dt={D.isoformat()}/source=impressions")
     )
     assert [r.reason for r in quarantine.collect()] == [contracts.Reason.MALFORMED_JSON]
     recon = spark.read.parquet(
-        f"{lake.database_path(settings)}/reconciliation/dt={D.isoformat()}/job=clean_impressions"
+        version(
+            f"{lake.database_path(settings)}/reconciliation/dt={D.isoformat()}/job=clean_impressions"
+        )
     ).collect()
     assert [(r.rows_in, r.curated, r.quarantined, r.duplicates, r.ok) for r in recon] == [
         (IMPRESSIONS + 2, IMPRESSIONS, 1, 1, True)

@@ -121,7 +121,9 @@ def _files(spark, table: str) -> dict[str, list[str]]:
     root = Path(urlparse(location).path)
     found: dict[str, list[str]] = {}
     for path in root.rglob("*.parquet"):
-        found.setdefault(str(path.parent.relative_to(root)), []).append(path.name)
+        # Each write puts a partition's files in a new version folder (tables.py).
+        partition = re.sub(r"/_v=[^/]+$", "", str(path.parent.relative_to(root)))
+        found.setdefault(partition, []).append(path.name)
     return found
 
 
