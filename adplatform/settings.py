@@ -60,6 +60,13 @@ class Settings:
     airflow_port: int = 8080
     stream_monitor_port: int = 9108
     alert_receiver_port: int = 9099
+    # The address every process of the embedded stack listens on (metastore, Spark drivers
+    # and UIs, Kafka, HDFS, Prometheus, Airflow...): loopback, because most of them have no
+    # authentication (docs/chaos.md, "Listening addresses"). `host` stays the address
+    # clients connect to; containers of docker-compose listen on their own interfaces.
+    bind_host: str = "127.0.0.1"
+    # The scheduler's health server (Airflow's [scheduler] scheduler_health_check_server_port).
+    airflow_scheduler_health_port: int = 8974
     # Tries of each push to the Pushgateway before a job goes on without its metrics (with
     # exponential backoff from 0.5 s between them); 1 where no gateway is wanted.
     pushgateway_push_attempts: int = 3

@@ -40,7 +40,20 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # the wait, so a stage whose last tasks were held back hung forever (seen under
         # Airflow: 8 of 10 tasks done, 2 never launched, both cores idle).
         conf["spark.locality.wait"] = "0s"
+        # A local application is one JVM on this machine: its RPC endpoint, block manager
+        # and file server listen on bind_host (settings.py), not on every interface. A
+        # cluster's executors must reach the driver, so there Spark's own choice stands.
+        conf["spark.driver.bindAddress"] = settings.bind_host
+        conf["spark.driver.host"] = settings.host
     return conf
+
+
+def spark_env(settings: Settings) -> dict[str, str]:
+    """Environment of a Spark driver: Spark binds its web UI (whose kill links stop jobs)
+    where SPARK_LOCAL_IP says, and on every interface without it; no setting does it."""
+    if not settings.spark_master.startswith("local"):
+        return {}
+    return {"SPARK_LOCAL_IP": settings.bind_host}
 
 
 def batch_job_conf(settings: Settings) -> dict[str, str]:
@@ -56,10 +69,16 @@ def spark_submit_conf_args(settings: Settings, conf: dict[str, str] | None = Non
 
 
 def spark_submit_command(settings: Settings, app: str, *app_args: str) -> list[str]:
-    """The spark-submit command line that runs `app` with the platform's configuration."""
+    """The spark-submit command line that runs `app` with the platform's configuration.
+
+    It starts with ``env`` and ``spark_env``, so that the driver's UI binds where the
+    settings say whatever environment the caller passes.
+    """
     from adplatform.stack.service import pyspark_home
 
     return [
+        "env",
+        *(f"{name}={value}" for name, value in spark_env(settings).items()),
         str(pyspark_home() / "bin" / "spark-submit"),
         "--master",
         settings.spark_master,

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 from adplatform.settings import REPO_ROOT, Settings
-from adplatform.spark_config import batch_job_conf
+from adplatform.spark_config import batch_job_conf, spark_env
 from adplatform.stack.service import Service, run_setup_step
 
 ADMIN_USER = "admin"
@@ -89,7 +89,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__API__HOST": settings.host,
+        "AIRFLOW__API__HOST": settings.bind_host,
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": api,
         "AIRFLOW__API__SECRET_KEY": secret("api-secret-key"),
@@ -99,12 +99,18 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.logs_dir / "airflow"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": settings.bind_host,
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+            settings.airflow_scheduler_health_port
+        ),
         # The pipeline's jobs read the same settings as the stack that runs them.
         **settings.as_env(),
         "ADPLATFORM_PSEUDONYM_KEY": pseudonym_key(settings),
         "PYTHONPATH": str(REPO_ROOT),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **connections(settings),
+        # The drivers of the Spark tasks bind their UI where spark_env says.
+        **spark_env(settings),
     }
     # spark-submit reads SPARK_CONF_DIR: the platform's Spark settings apply to every job
     # Airflow starts without repeating them in each operator.
@@ -144,7 +150,14 @@ class AirflowApiServer(Service):
         run_setup_step([_airflow(), "db", "migrate"], "migrating Airflow's database", env)
 
     def command(self, settings: Settings) -> list[str]:
-        return [_airflow(), "api-server", "--port", str(settings.airflow_port)]
+        return [
+            _airflow(),
+            "api-server",
+            "--host",
+            settings.bind_host,
+            "--port",
+            str(settings.airflow_port),
+        ]
 
     def after_start(self, settings: Settings) -> None:
         """Create the platform's pools: Airflow runs no task whose pool does not exist."""
@@ -167,6 +180,8 @@ class _AirflowComponent(Service):
     subcommand: str = ""
     health_key: str = ""
     requires = ("airflow-api-server",)
+    # Extra arguments of the subcommand.
+    options: tuple[str, ...] = ()
 
     def url(self, settings: Settings) -> str:
         return f"{settings.airflow_url}/api/v2/monitor/health"
@@ -175,7 +190,7 @@ class _AirflowComponent(Service):
         return None
 
     def command(self, settings: Settings) -> list[str]:
-        return [_airflow(), self.subcommand]
+        return [_airflow(), self.subcommand, *self.options]
 
     def env(self, settings: Settings) -> dict[str, str]:
         return airflow_env(settings)
@@ -184,10 +199,19 @@ class _AirflowComponent(Service):
         return _health(settings).get(self.health_key, {}).get("status") == "healthy"
 
 
+# Airflow's log servers (worker 8793, triggerer 8794) listen on every interface: Airflow 3
+# has no setting for their address (airflow/utils/serve_logs/core.py binds host ""). They
+# are not started: every component writes its task logs into the stack's one log folder,
+# which the api-server reads directly.
+SKIP_SERVE_LOGS = ("--skip-serve-logs",)
+
+
 class AirflowScheduler(_AirflowComponent):
     name = "airflow-scheduler"
     subcommand = "scheduler"
     health_key = "scheduler"
+    options = SKIP_SERVE_LOGS
+    port_fields = ("airflow_scheduler_health_port",)
 
 
 class AirflowDagProcessor(_AirflowComponent):
@@ -200,3 +224,4 @@ class AirflowTriggerer(_AirflowComponent):
     name = "airflow-triggerer"
     subcommand = "triggerer"
     health_key = "triggerer"
+    options = SKIP_SERVE_LOGS

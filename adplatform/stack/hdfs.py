@@ -22,7 +22,7 @@ def hadoop_conf_dir(settings: Settings):
     """core-site.xml and hdfs-site.xml shared by the NameNode and the DataNode."""
     conf = settings.state_dir / "hadoop-conf"
     data = settings.state_dir / "hdfs"
-    host = settings.host
+    host, bind = settings.host, settings.bind_host
     write_if_changed(
         conf / "core-site.xml",
         hadoop_xml({"fs.defaultFS": settings.hdfs_uri, "hadoop.tmp.dir": data / "tmp"}),
@@ -34,11 +34,14 @@ def hadoop_conf_dir(settings: Settings):
                 "dfs.namenode.name.dir": data / "name",
                 "dfs.datanode.data.dir": data / "data",
                 "dfs.replication": 1,
-                "dfs.namenode.rpc-bind-host": host,
+                # Every socket of both daemons on bind_host (settings.py); the names they
+                # hand to clients stay `host`.
+                "dfs.namenode.rpc-bind-host": bind,
                 "dfs.namenode.http-address": f"{host}:{settings.hdfs_namenode_http_port}",
-                "dfs.datanode.address": f"{host}:{settings.hdfs_datanode_port}",
-                "dfs.datanode.http.address": f"{host}:{settings.hdfs_datanode_http_port}",
-                "dfs.datanode.ipc.address": f"{host}:{settings.hdfs_datanode_ipc_port}",
+                "dfs.namenode.http-bind-host": bind,
+                "dfs.datanode.address": f"{bind}:{settings.hdfs_datanode_port}",
+                "dfs.datanode.http.address": f"{bind}:{settings.hdfs_datanode_http_port}",
+                "dfs.datanode.ipc.address": f"{bind}:{settings.hdfs_datanode_ipc_port}",
                 # WebHDFS redirects writes to the DataNode by this name.
                 "dfs.datanode.hostname": host,
                 "dfs.namenode.datanode.registration.ip-hostname-check": "false",

@@ -21,14 +21,14 @@ class Kafka(Service):
     port_fields = ("kafka_port", "kafka_controller_port")
 
     def _config(self, settings: Settings) -> str:
-        host, data = settings.host, self.home(settings) / "data"
+        host, bind, data = settings.host, settings.bind_host, self.home(settings) / "data"
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{host}:{settings.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{host}:{settings.kafka_port},"
-                f"CONTROLLER://{host}:{settings.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{bind}:{settings.kafka_port},"
+                f"CONTROLLER://{bind}:{settings.kafka_controller_port}",
                 f"advertised.listeners=PLAINTEXT://{host}:{settings.kafka_port}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",

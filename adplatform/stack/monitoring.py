@@ -72,7 +72,7 @@ class Pushgateway(Service):
     def command(self, settings: Settings) -> list[str]:
         return [
             _binary("prometheus-pushgateway"),
-            f"--web.listen-address={settings.host}:{settings.pushgateway_port}",
+            f"--web.listen-address={settings.bind_host}:{settings.pushgateway_port}",
             # Pushed batch metrics survive a restart of the stack.
             f"--persistence.file={self.home(settings) / 'metrics.store'}",
             "--persistence.interval=30s",
@@ -97,7 +97,7 @@ class AlertReceiver(Service):
             "-m",
             "adplatform.stack.alert_receiver",
             "--host",
-            settings.host,
+            settings.bind_host,
             "--port",
             str(settings.alert_receiver_port),
             "--out",
@@ -127,8 +127,9 @@ class Alertmanager(Service):
             _binary("prometheus-alertmanager"),
             f"--config.file={home / 'alertmanager.yml'}",
             f"--storage.path={home / 'data'}",
-            f"--web.listen-address={settings.host}:{settings.alertmanager_port}",
-            # A single instance: no gossip port to collide with other stacks.
+            f"--web.listen-address={settings.bind_host}:{settings.alertmanager_port}",
+            # A single instance: no gossip port (9094, TCP and UDP, every interface by
+            # default) to collide with other stacks or to reach from the network.
             "--cluster.listen-address=",
         ]
 
@@ -154,7 +155,7 @@ class Prometheus(Service):
             _binary("prometheus"),
             f"--config.file={home / 'prometheus.yml'}",
             f"--storage.tsdb.path={home / 'data'}",
-            f"--web.listen-address={settings.host}:{settings.prometheus_port}",
+            f"--web.listen-address={settings.bind_host}:{settings.prometheus_port}",
             "--web.enable-lifecycle",
             "--storage.tsdb.retention.time=15d",
         ]

@@ -14,7 +14,7 @@ import requests
 from adplatform import settings as settings_module
 from adplatform.metrics import STREAM_RECORDS_TOTAL
 from adplatform.settings import REPO_ROOT, Settings
-from adplatform.spark_config import spark_conf
+from adplatform.spark_config import spark_conf, spark_env
 from adplatform.stack.service import Service, pyspark_home
 
 JOB = REPO_ROOT / "spark_jobs" / "stream_monitor" / "job.py"
@@ -37,8 +37,6 @@ def monitor_spark_conf(settings: Settings) -> dict[str, str]:
         # time and CPU (measured: first micro-batch 11 s instead of 36 s on a busy 2-core
         # machine); a serial GC, like the stack's other JVMs.
         "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-        "spark.driver.bindAddress": settings.host,
-        "spark.driver.host": settings.host,
         # Any free port for the Spark UI: 4040 belongs to the Thrift Server. The monitor's
         # log names the URL ("Bound SparkUI to ...").
         "spark.ui.port": "0",
@@ -66,16 +64,20 @@ def monitor_command(settings: Settings, *job_args: str) -> list[str]:
     return [*argv, str(JOB), *job_args]
 
 
-def monitor_env() -> dict[str, str]:
-    """The driver and its Python workers import ``spark_jobs`` from the repository."""
+def monitor_env(settings: Settings) -> dict[str, str]:
+    """The driver and its Python workers import ``spark_jobs`` from the repository; its UI
+    binds where ``spark_env`` says."""
     path = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT)}
+    return {
+        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT),
+        **spark_env(settings),
+    }
 
 
 def exec_monitor(settings: Settings) -> NoReturn:
     """Replace this process by the monitor (for a container's command, or a terminal)."""
     argv = monitor_command(settings)
-    os.execve(argv[0], argv, {**os.environ, **settings.as_env(), **monitor_env()})
+    os.execve(argv[0], argv, {**os.environ, **settings.as_env(), **monitor_env(settings)})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -103,7 +105,7 @@ class StreamMonitor(Service):
         return monitor_command(settings)
 
     def env(self, settings: Settings) -> dict[str, str]:
-        return monitor_env()
+        return monitor_env(settings)
 
     def healthy(self, settings: Settings) -> bool:
         # The endpoint is served once the streaming query runs (spark_jobs/stream_monitor).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adplatform.settings import Settings
-from adplatform.spark_config import spark_submit_conf_args
+from adplatform.spark_config import spark_env, spark_submit_conf_args
 from adplatform.stack.process import port_is_open
 from adplatform.stack.service import Service, pyspark_home
 
@@ -30,20 +30,19 @@ class ThriftServer(Service):
             *spark_submit_conf_args(settings),
             "--conf",
             f"spark.ui.port={settings.thrift_ui_port}",
-            "--conf",
-            f"spark.driver.bindAddress={settings.host}",
-            "--conf",
-            f"spark.driver.host={settings.host}",
             "--hiveconf",
             f"hive.server2.thrift.port={settings.thrift_port}",
             "--hiveconf",
-            f"hive.server2.thrift.bind.host={settings.host}",
+            f"hive.server2.thrift.bind.host={settings.bind_host}",
             # Queries read the lake as the platform's user: the lake root is private to it
             # (raw data is personal), and analysts reach tables only through this endpoint.
             "--hiveconf",
             "hive.server2.enable.doAs=false",
             "spark-internal",
         ]
+
+    def env(self, settings: Settings) -> dict[str, str]:
+        return spark_env(settings)
 
     def healthy(self, settings: Settings) -> bool:
         from pyhive import hive
