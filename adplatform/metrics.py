@@ -65,6 +65,7 @@ BATCH_LAST_FAILURE_TIMESTAMP = "adtech_batch_last_failure_timestamp_seconds"
 BATCH_EXPECTED_INTERVAL_SECONDS = "adtech_batch_expected_interval_seconds"
 BATCH_NEWEST_EVENT_TIMESTAMP = "adtech_batch_newest_event_timestamp_seconds"
 LANDING_CLOSED_HOUR_TIMESTAMP = "adtech_landing_closed_hour_timestamp_seconds"
+LANDING_LATE_RECORDS = "adtech_landing_late_records"
 
 DQ_EXPECTATION_SUCCESS = "adtech_dq_expectation_success"
 DQ_UNEXPECTED_COUNT = "adtech_dq_unexpected_count"
@@ -94,6 +95,7 @@ STREAM_LABELS = ("topic",)
 EMITTER_BATCH = "each batch job, through `BatchRun` (Pushgateway)"
 EMITTER_CALLBACK = "`BatchRun` on a failed attempt; Airflow task callbacks (Pushgateway)"
 EMITTER_LANDING = "the Kafka landing job, through `BatchRun.landing_hour_closed` (Pushgateway)"
+EMITTER_LATE = "both landing jobs, through `BatchRun.late_records` (Pushgateway)"
 EMITTER_DQ = "the data-quality tasks, through `BatchRun.expectation` (Pushgateway)"
 EMITTER_STREAM = "the stream monitor's `/metrics` endpoint, through `StreamMetrics`"
 
@@ -180,6 +182,14 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         BATCH_LABELS,
         "End (Unix time) of the newest arrival hour that landing closed with a done marker",
         EMITTER_LANDING,
+    ),
+    MetricSpec(
+        LANDING_LATE_RECORDS,
+        "gauge",
+        BATCH_LABELS,
+        "Records (tracking: CSV rows) the latest landing run put into arrival hours that were "
+        "already closed; the days that read them are restated",
+        EMITTER_LATE,
     ),
     MetricSpec(
         DQ_EXPECTATION_SUCCESS,
@@ -490,6 +500,7 @@ class BatchRun:
         }
         self._newest_event: float | None = None
         self._closed_hour: float | None = None
+        self._late_records: int | None = None
         self._validations: dict[str, _Validation] = {}
         self._started: float | None = None
         self.pushed: bool | None = None
@@ -532,6 +543,13 @@ class BatchRun:
         value = _epoch(hour_end)
         if self._closed_hour is None or value > self._closed_hour:
             self._closed_hour = value
+
+    def late_records(self, n: int) -> None:
+        """Add ``n`` records that landed in already closed hours (landing jobs only: a
+        landing run calls it even with 0, so the gauge says the latest run had none)."""
+        if n < 0:
+            raise ValueError(f"late records cannot be negative ({n})")
+        self._late_records = (self._late_records or 0) + int(n)
 
     def expectation(
         self,
@@ -593,6 +611,9 @@ class BatchRun:
                 gauge(LANDING_CLOSED_HOUR_TIMESTAMP, self._closed_hour)
         else:
             gauge(BATCH_LAST_FAILURE_TIMESTAMP, now)
+        # Pushed by a failed run too: its committed batches did land those records.
+        if self._late_records is not None:
+            gauge(LANDING_LATE_RECORDS, self._late_records)
 
         ok = self._pusher.push(self.job, {"source": self.source}, registry, replace=False)
         for suite, validation in self._validations.items():

@@ -11,6 +11,11 @@ Every hour, for the interval `[H, H+1)` that just ended:
 2. `hour_closed` checks that hour `H` has its done marker for both topics and emits the
    `landing.<topic>` Assets with the hour. It fails without retry when a marker is missing:
    landing did not drain up to `H+1` (see the `land_kafka` log); the next run closes it.
+3. `restate_late_days`: records that landed in hours already closed (clock skew, re-sends;
+   counted as `adtech_landing_late_records`, alert `LandingLateRecords`) were missed by
+   the daily runs that read those hours: this clears those `adtech_daily` runs (finished
+   ones; a running one at a later hour), so the scheduler runs them again and the records
+   reach `campaign_daily`. By hand: `adplatform restate` (or `--day YYYY-MM-DD`).
 
 **Catchup is off on purpose**: one run lands everything that is new, however long the gap,
 through the checkpoint (exactly once; a killed run re-reads only its unfinished batch).
@@ -26,7 +31,7 @@ from airflow.sdk import DAG
 
 from adplatform.orchestration import assets, defaults
 from adplatform.orchestration.spark import spark_job
-from adplatform.orchestration.tasks import hour_closed
+from adplatform.orchestration.tasks import hour_closed, restate_late_days
 
 with DAG(
     dag_id="kafka_landing_hourly",
@@ -46,4 +51,4 @@ with DAG(
         priority_weight=10,
         weight_rule="absolute",
     )
-    land >> hour_closed(assets.KAFKA_SOURCES)
+    land >> [hour_closed(assets.KAFKA_SOURCES), restate_late_days()]

@@ -13,6 +13,10 @@ Every hour, for the interval `[H, H+1)` that just ended:
    reason. Each landed hour gets its done marker.
 3. `hour_closed` checks that hour `H` has its done marker and emits the `landing.tracking`
    Asset. It fails without retry when it is missing (see the `land_tracking` log).
+4. `restate_late_days`: a file that landed in an hour already closed (counted as
+   `adtech_landing_late_records`, alert `LandingLateRecords`) was missed by the daily runs
+   that read that hour: this clears those `adtech_daily` runs so that they run again.
+   By hand: `adplatform restate` (or `--day YYYY-MM-DD`).
 
 Catchup is off: one intake moves every file up to its interval end, however long the gap.
 One run at a time, so that two intakes never move the same file.
@@ -27,7 +31,7 @@ from airflow.sdk import DAG
 from adplatform import lake
 from adplatform.orchestration import defaults
 from adplatform.orchestration.sensors import TrackingFileSensor
-from adplatform.orchestration.tasks import hour_closed
+from adplatform.orchestration.tasks import hour_closed, restate_late_days
 
 with DAG(
     dag_id="tracking_csv_hourly",
@@ -45,4 +49,4 @@ with DAG(
         bash_command="adplatform land tracking --until {{ data_interval_end | ts }}",
         params={"source": lake.TRACKING_SOURCE},
     )
-    wait >> land >> hour_closed([lake.TRACKING_SOURCE])
+    wait >> land >> [hour_closed([lake.TRACKING_SOURCE]), restate_late_days()]

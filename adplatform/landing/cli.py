@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 from adplatform import settings as settings_module
 from adplatform.errors import UserError
@@ -64,6 +64,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     tracking.set_defaults(func=run_tracking)
 
+    restate = subparsers.add_parser(
+        "restate",
+        help="re-run (clear) the daily runs that read arrival hours which got late records",
+        description="Clear adtech_daily's finished runs of the days whose arrival hours got "
+        "records after they were closed (recorded by landing in landing/<source>/_LATE/), "
+        "through the Airflow REST API; the scheduler runs them again. The landing DAGs do "
+        "this after every run. With --day, clear that day's run.",
+        epilog="See docs/landing.md, 'Late records in a closed hour'.",
+    )
+    restate.add_argument(
+        "--day",
+        type=_day,
+        default=None,
+        help="restate this day (YYYY-MM-DD) whatever landing recorded",
+    )
+    restate.set_defaults(func=run_restate)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from None
+
 
 def run_kafka(args: argparse.Namespace) -> int:
     from adplatform.landing import kafka_job
@@ -101,7 +125,32 @@ def run_tracking(args: argparse.Namespace) -> int:
         )
         result = intake.run()
         record_metrics(run, result)
+        run.late_records(late_records_of(settings, SOURCE, run_id))
     print(f"land tracking: {result.summary()}", file=sys.stderr)
+    return 0
+
+
+def late_records_of(settings: settings_module.Settings, source: str, run_id: str) -> int:
+    """Records (tracking: CSV rows) this run landed in hours already closed."""
+    from adplatform.hdfs import filesystem
+    from adplatform.landing import markers
+
+    fs = filesystem(settings.lake, settings)
+    return sum(h.records for h in markers.late_hours(fs, settings, source) if h.run_id == run_id)
+
+
+def run_restate(args: argparse.Namespace) -> int:
+    from adplatform.airflow_api import AirflowApi
+    from adplatform.orchestration import restate
+
+    settings = settings_module.load()
+    api = AirflowApi(settings)
+    if args.day is not None:
+        run_id = restate.restate_day(api, args.day, "restated by hand: adplatform restate --day")
+        print(f"adplatform restate: cleared {restate.DAILY_DAG} {args.day} ({run_id})")
+        return 0
+    for line in restate.restate_late(settings, api, log=lambda _line: None).lines():
+        print(f"adplatform restate: {line}")
     return 0
 
 

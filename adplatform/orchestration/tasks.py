@@ -2,6 +2,8 @@
 
 * ``hour_closed(sources)``: after landing, the interval's arrival hour has its done marker
   for every source; emits the sources' landing Assets with ``{"hour": ...}``.
+* ``restate_late_days()``: after landing, clears the finished ``adtech_daily`` runs that
+  read an arrival hour which got late records (``adplatform.orchestration.restate``).
 * ``run_summary()``: the day's reconciliation rows all add up; pushes the day's
   ``campaign_daily`` rows as the pipeline's own metric (job ``run_summary``).
 * ``maintenance_day``, ``apply_retention``, ``compact_landing``, ``summarise_quarantine``:
@@ -63,6 +65,22 @@ def hour_closed(sources: Sequence[str]) -> Any:
     """Task: the interval's hour is closed for every source (fails, without retry, if not)."""
     outlets = [assets.LANDING[s] for s in sources]
     return _hour_closed.override(outlets=outlets)(list(sources))
+
+
+@task(task_id="restate_late_days")
+def restate_late_days() -> dict[str, Any]:
+    """Task: re-run the daily runs that read an hour which got records after it was closed."""
+    from adplatform.airflow_api import AirflowApi
+    from adplatform.orchestration import restate
+
+    settings = settings_module.load()
+    done = restate.restate_late(settings, AirflowApi(settings), log=log.info)
+    for line in done.lines():
+        log.info(line)
+    return {
+        "cleared": {d.isoformat(): run for d, run in done.cleared.items()},
+        "waiting": {d.isoformat(): state for d, state in done.waiting.items()},
+    }
 
 
 # ---------------------------------------------------------------------------------------------

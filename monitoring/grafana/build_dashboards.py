@@ -460,6 +460,19 @@ def ingestion() -> dict:
                 12,
                 8,
             ),
+            (
+                timeseries(
+                    "Landing: records in hours already closed",
+                    "Records (tracking: CSV rows) the latest landing run put into arrival hours "
+                    "that were closed; the days that read them are restated. Alert: "
+                    "LandingLateRecords (> 0).",
+                    [target(f"max by (source) ({m.LANDING_LATE_RECORDS})", "{{source}}")],
+                    "short",
+                    steps=thresholds((None, "green"), (1, "orange")),
+                ),
+                12,
+                8,
+            ),
         ],
     )
 

@@ -47,6 +47,8 @@ class BatchResult:
     newest_ts: datetime | None
     hours: set[datetime]
     seconds: float
+    # Names of the batch's files in each hour folder start with this (``part-b<id>-<query>``).
+    file_prefix: str = ""
 
 
 @dataclass
@@ -55,6 +57,7 @@ class TopicProgress:
 
     batches: int = 0
     records: int = 0
+    late_records: int = 0
     newest_ts: datetime | None = None
     hours: set[datetime] = field(default_factory=set)
 
@@ -167,4 +170,6 @@ class BatchCommitter:
                 self.fs.move(src, f"{folder}/{prefix}-{n:05d}.{suffix}")
             hours.add(hour_of_folder(day.split("=", 1)[1], hour.split("=", 1)[1]))
         self.fs.delete(staging)
-        self.on_batch(BatchResult(batch_id, records, newest_ts, hours, time.monotonic() - started))
+        self.on_batch(
+            BatchResult(batch_id, records, newest_ts, hours, time.monotonic() - started, prefix)
+        )

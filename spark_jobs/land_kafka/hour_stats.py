@@ -80,6 +80,29 @@ def read_hour_stats(spark: SparkSession, folders: dict[datetime, str]) -> dict[d
     return stats
 
 
+def batch_records(
+    spark: SparkSession, folders: dict[datetime, str], file_prefix: str
+) -> dict[datetime, int]:
+    """Records of one batch per hour folder: the rows of its files (``<prefix>-*``) there.
+
+    Exact on a replay too: the replay replaced the same files with the same records.
+    """
+    if not folders:
+        return {}
+    landed = spark.read.parquet(*(f"{uri}/{file_prefix}-*" for uri in folders.values()))
+    path = F.col("_metadata.file_path")
+    rows = (
+        landed.select(
+            F.regexp_extract(path, _FOLDER, 1).alias("arrival_date"),
+            F.regexp_extract(path, _FOLDER, 2).alias("arrival_hour"),
+        )
+        .groupBy("arrival_date", "arrival_hour")
+        .count()
+        .collect()
+    )
+    return {hour_of_folder(r.arrival_date, r.arrival_hour): r["count"] for r in rows}
+
+
 def from_micros(micros: int) -> datetime:
     """A UTC datetime from epoch microseconds (collect() would give local naive datetimes)."""
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)

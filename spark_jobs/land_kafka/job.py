@@ -175,20 +175,34 @@ class TopicLanding:
         if self.closed_through is not None:
             late = {h for h in result.hours if h < self.closed_through}
             if late:
-                self.mark_late_hours(late)
+                self.mark_late_hours(late, result.file_prefix)
 
-    def mark_late_hours(self, late: set[datetime]) -> None:
-        """Records landed in hours that were already closed: (re)write their markers now.
+    def mark_late_hours(self, late: set[datetime], file_prefix: str) -> None:
+        """Records landed in hours that were already closed: count them, record the hours
+        for their restatement (``adplatform restate``) and (re)write their markers now.
 
-        Done before the batch commits, so a crash here replays the batch and does it again.
+        Done before the batch commits, so a crash here replays the batch and does it again
+        (the count is of the batch's own files, the same on a replay).
         """
         assert self.closed_through is not None
-        stats = hour_stats.read_hour_stats(
-            self.spark, {h: markers.hour_path(self.settings, self.topic, h) for h in late}
-        )
+        folders = {h: markers.hour_path(self.settings, self.topic, h) for h in late}
+        stats = hour_stats.read_hour_stats(self.spark, folders)
+        counts = hour_stats.batch_records(self.spark, folders, file_prefix)
         partitions = topic_partitions(self.settings, self.topic)
         for hour in sorted(late):
-            self._write(hour, stats.get(hour, hour_stats.HourStats()), partitions, "late_records")
+            n = counts.get(hour, 0)
+            with self._lock:
+                self.progress.late_records += n
+            log.warning(
+                "%s: %d records landed in the closed hour %s; the daily runs that read it "
+                "are restated (adplatform restate)",
+                self.topic,
+                n,
+                markers.iso(hour),
+            )
+            self._write(
+                hour, stats.get(hour, hour_stats.HourStats()), partitions, "late_records", n
+            )
         # Their empty neighbours, so that a daily run of those days finds every marker.
         neighbours = hour_rules.hours_to_mark(
             min(late) - hour_rules.NEAR_DATA, self.closed_through, late, recent=timedelta(0)
@@ -232,7 +246,12 @@ class TopicLanding:
         return frontier
 
     def _write(
-        self, hour: datetime, stats: hour_stats.HourStats, partitions: list[int], reason: str
+        self,
+        hour: datetime,
+        stats: hour_stats.HourStats,
+        partitions: list[int],
+        reason: str,
+        late_records: int | None = None,
     ) -> None:
         markers.write_marker(
             self.fs,
@@ -242,6 +261,7 @@ class TopicLanding:
             stats.marker_body(partitions),
             run_id=self.run_id,
             reason=reason,
+            late_records=late_records,
         )
         self.markers_written += 1
 
@@ -307,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             run.rows_read(progress.records)
             run.rows_written(progress.records)
             run.newest_event(progress.newest_ts)
+            run.late_records(progress.late_records)
             if frontier is not None:
                 run.landing_hour_closed(frontier)
             rate = progress.records / seconds if seconds else 0.0
@@ -314,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"land_kafka: {topic}: {progress.records} records in {progress.batches} "
                 f"batches, {seconds:.1f} s ({rate:,.0f} records/s); closed through "
                 f"{markers.iso(frontier) if frontier else 'nothing yet'}, "
-                f"{landing.markers_written} markers written in {closing_s:.1f} s",
+                f"{landing.markers_written} markers written in {closing_s:.1f} s; "
+                f"{progress.late_records} records landed in hours already closed",
                 flush=True,
             )
     spark.stop()

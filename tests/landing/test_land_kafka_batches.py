@@ -156,3 +156,48 @@ def test_committed_files_are_named_after_their_batch_and_query(spark, tmp_path, 
     BatchCommitter(spark, root, f"file://{checkpoint}", lambda r: None)(batch.limit(0), 4)
     names = sorted(p.name for p in (tmp_path / "landing" / "t").glob("*/*/*.parquet"))
     assert names and all(n.startswith("part-b0000000003-0123abcd-") for n in names)
+
+
+def test_records_in_closed_hours_are_counted_marked_and_recorded_for_restatement(
+    spark, tmp_path, batch, monkeypatch
+):
+    """The batch lands 100 records in 07:00 (closed with an empty marker) and 100 in 08:00
+    (closed as empty, no marker) after landing had closed everything before 09:00."""
+    from adplatform import lake
+    from adplatform.hdfs import LocalFileSystem
+    from adplatform.landing import markers
+    from adplatform.settings import Settings
+    from spark_jobs.land_kafka import job
+
+    monkeypatch.setattr(job, "topic_partitions", lambda settings, topic: [0, 1])
+    settings = Settings(lake_uri=f"file://{tmp_path}/lake")
+    fs = LocalFileSystem()
+    markers.write_marker(
+        fs, settings, "t", ts("2025-01-06 07:00"), {"records": 0}, run_id="r0", reason="drained"
+    )
+    markers.write_closed_through(fs, settings, "t", ts("2025-01-06 09:00"), "r0")
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "metadata").write_text(json.dumps({"id": str(uuid.uuid4())}))
+    landing = job.TopicLanding(spark, settings, fs, "t", "scheduled__late")
+    root = lake.landing_path(settings, "t")
+
+    BatchCommitter(spark, root, f"file://{checkpoint}", landing.on_batch)(batch, 11)
+    # Killed before Spark committed the batch, then replayed: counted and recorded the same.
+    replay = job.TopicLanding(spark, settings, fs, "t", "scheduled__late")
+    BatchCommitter(spark, root, f"file://{checkpoint}", replay.on_batch)(batch, 11)
+
+    assert landing.progress.late_records == 200 and replay.progress.late_records == 200
+    seven = markers.read_marker(fs, settings, "t", ts("2025-01-06 07:00"))
+    eight = markers.read_marker(fs, settings, "t", ts("2025-01-06 08:00"))
+    assert (seven["records"], seven["reason"], seven["reopened"][0]["previous"]) == (
+        100,
+        "late_records",
+        {"records": 0},
+    )
+    assert (eight["records"], eight["reason"], "reopened" in eight) == (100, "late_records", False)
+    late = markers.late_hours(fs, settings, "t")
+    assert [(h.hour, h.records, h.run_id) for h in late] == [
+        (ts("2025-01-06 07:00"), 100, "scheduled__late"),
+        (ts("2025-01-06 08:00"), 100, "scheduled__late"),
+    ]
