@@ -307,6 +307,16 @@ class PeerJob:
             type="arrow",
             side_effects=False,
         )
+        # device.geo.country: alpha-3 (OpenRTB) or alpha-2 (real traffic) -> alpha-2.
+        codes = {
+            **contracts.ALPHA3_TO_ALPHA2,
+            **{a2: a2 for a2 in contracts.ALPHA3_TO_ALPHA2.values()},
+        }
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE country_codes AS SELECT * FROM "
+            "(SELECT unnest(?) AS code, unnest(?) AS alpha2)",
+            [list(codes), list(codes.values())],
+        )
         topic = contracts.TOPIC_BID_REQUESTS
         self.view("landed_bid_requests", self.landed(topic, "*.parquet"), _KAFKA_EMPTY)
         self.sql("clean_bid_requests")

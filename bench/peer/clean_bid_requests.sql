@@ -59,7 +59,8 @@ SELECT
   unnest(imp_ids) AS imp_id,
   unnest(floors) AS bidfloor,
   make_timestamp(event_us) AS event_ts,
-  site_id, app_id, publisher_id, device_type, country,
+  site_id, app_id, publisher_id, device_type,
+  (SELECT c.alpha2 FROM country_codes c WHERE c.code = upper(trim(country))) AS country,
   pseudonym(user_id) AS user_id,
   getvariable('ds') AS dt
 FROM bid_requests_owned

@@ -34,6 +34,7 @@ from adplatform.settings import Settings
 from spark_jobs.clean_bid_requests.transforms import (
     SOURCE,
     classify_bid_requests,
+    country_code_forms,
     curated_bid_requests,
     decode_avro,
     parse_bid_requests,
@@ -56,6 +57,7 @@ from spark_jobs.common.session import (
 )
 
 JOB = "clean_bid_requests"
+COUNTRY_SUITE = "country_codes"
 TABLES = {"bid_requests": "adtech.bid_requests", "quarantine": "adtech.quarantine"}
 
 
@@ -77,6 +79,20 @@ def registry_schemas(split: DataFrame, registry_url: str) -> dict[int, str]:
         except urllib.error.URLError as exc:
             raise UserError(f"schema registry {registry_url} unreachable: {exc.reason}") from exc
     return schemas
+
+
+def record_country_codes(run: BatchRun, classified: DataFrame) -> dict[str, int]:
+    """Count the curated requests whose country was normalised from alpha-2 or was unknown
+    (written as null), as warning-severity results of the suite ``country_codes``: an
+    unknown code fails its result (the DataQualityWarning alert), alpha-2 never does."""
+    forms = {r.form: r.requests for r in country_code_forms(classified).collect()}
+    alpha2, unknown = forms.get("alpha2", 0), forms.get("unknown", 0)
+    run.expectation(COUNTRY_SUITE, "country_normalised_from_alpha2", success=True,
+                    unexpected_count=alpha2, severity="warning")  # fmt: skip
+    run.expectation(COUNTRY_SUITE, "country_code_unknown_written_as_null",
+                    success=unknown == 0, unexpected_count=unknown, severity="warning")  # fmt: skip
+    print(f"country codes: {alpha2} normalised from alpha-2, {unknown} unknown (null)", flush=True)
+    return forms
 
 
 def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Reconciliation:
@@ -102,6 +118,7 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
         # in-memory cache ran the driver (the executor in local mode) out of its 3 GiB heap.
         classified = without_curated_payloads(classified).persist(StorageLevel.DISK_ONLY)
         counts = count_outcomes(classified)
+        record_country_codes(run, classified)
         publish_audited(
             [
                 DayPartition(

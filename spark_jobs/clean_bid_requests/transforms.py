@@ -22,7 +22,7 @@ from adplatform import contracts
 from adplatform.contracts import Reason, Rules
 from adplatform.errors import UserError
 from spark_jobs.common import event_time
-from spark_jobs.common.countries import alpha2_from_alpha3
+from spark_jobs.common.countries import alpha2_from_alpha3_or_alpha2, country_code_form
 from spark_jobs.common.dedup import IS_DUPLICATE, mark_duplicates
 from spark_jobs.common.devices import device_type_from_openrtb
 from spark_jobs.common.fence import fence
@@ -252,7 +252,7 @@ def curated_bid_requests(classified: DataFrame, pseudonym_key: str) -> DataFrame
         truncate_ip(F.coalesce(device.getField("ip"), device.getField("ipv6"))).alias(
             "ip_truncated"
         ),
-        alpha2_from_alpha3(geo.getField("country")).alias("country"),
+        alpha2_from_alpha3_or_alpha2(geo.getField("country")).alias("country"),
         geo.getField("region").alias("region"),
         geo.getField("city").alias("city"),
         pseudonymise(user.getField("id"), pseudonym_key).alias("user_id"),
@@ -266,6 +266,17 @@ def curated_bid_requests(classified: DataFrame, pseudonym_key: str) -> DataFrame
         F.col("partition").alias("kafka_partition"),
         F.col("offset").alias("kafka_offset"),
         F.to_date(r.getField("event_ts")).alias("dt"),
+    )
+
+
+def country_code_forms(classified: DataFrame) -> DataFrame:
+    """One row per form of ``device.geo.country`` among the curated requests (``alpha3`` as
+    OpenRTB says, ``alpha2`` normalised, ``unknown`` written as null) with its ``requests``."""
+    form = country_code_form(F.col("request.device.geo.country"))
+    return (
+        classified.where((F.col(OUTCOME) == CURATED) & form.isNotNull())
+        .groupBy(form.alias("form"))
+        .agg(F.count(F.lit(1)).alias("requests"))
     )
 
 

@@ -131,8 +131,8 @@ IMPRESSIONS = [
 ]
 
 
-def _peer_reasons(tmp_path, topic: str, job: str, payloads: list[bytes]) -> list[str | None]:
-    """Reasons the DuckDB peer gives, one a payload in Kafka offset order."""
+def _run_peer(tmp_path, topic: str, job: str, payloads: list[bytes]) -> PeerJob:
+    """The DuckDB peer's job run on the payloads, landed in one arrival hour."""
     lake = tmp_path / "lake"
     folder = lake / "landing" / topic / "arrival_date=2025-03-01" / "arrival_hour=10"
     folder.mkdir(parents=True)
@@ -150,6 +150,12 @@ def _peer_reasons(tmp_path, topic: str, job: str, payloads: list[bytes]) -> list
     pq.write_table(table, folder / "part-0.parquet")
     peer = PeerJob(lake, tmp_path / "peer", D, KEY, RULES)
     peer.run(job)
+    return peer
+
+
+def _peer_reasons(tmp_path, topic: str, job: str, payloads: list[bytes]) -> list[str | None]:
+    """Reasons the DuckDB peer gives, one a payload in Kafka offset order."""
+    peer = _run_peer(tmp_path, topic, job, payloads)
     checked = f"{job.removeprefix('clean_')}_checked"
     rows = peer.con.execute(f'SELECT "offset", reason FROM {checked} ORDER BY 1').fetchall()
     return [reason for _, reason in rows]
@@ -205,3 +211,17 @@ def test_impression_values_agree_in_spark_reference_and_peer(spark, tmp_path):
     reasons = [reason for reason, _ in expected]
     assert _reference_reasons("impressions", payloads) == reasons
     assert _peer_reasons(tmp_path, "ad_impressions", "clean_impressions", payloads) == reasons
+
+
+def test_the_peer_normalises_alpha2_countries_as_the_job_does(tmp_path):
+    codec = contracts.BidRequestCodec()
+    countries = ["DEU", "US", "ca", "XX"]
+    payloads = [
+        codec.encode(_with("device.geo.country", c) | {"id": f"req-{n}"})
+        for n, c in enumerate(countries)
+    ]
+    peer = _run_peer(tmp_path, "bid_requests", "clean_bid_requests", payloads)
+    rows = peer.con.execute(
+        "SELECT DISTINCT request_id, country FROM out_bid_requests ORDER BY 1"
+    ).fetchall()
+    assert rows == [("req-0", "DE"), ("req-1", "US"), ("req-2", "CA"), ("req-3", None)]

@@ -209,3 +209,21 @@ def test_decode_with_spark_avro_reads_both_schema_versions(spark):
     got = parsed.select("offset", "reason", F.col("request.regs").alias("regs")).collect()
     assert [(r.offset, r.reason) for r in got] == [(0, None), (1, None), (2, "undecodable_avro")]
     assert got[1].regs is None  # version 1 had no regs: the reader's default
+
+
+def test_alpha2_country_codes_are_normalised_and_counted(spark):
+    from spark_jobs.clean_bid_requests.transforms import country_code_forms
+
+    def with_country(n: int, country):
+        device = dict(request()["device"], geo={"country": country, "region": None, "city": None})
+        return (request(id=f"req-{n}", device=device), "2025-03-01 10:00:01", None, True)
+
+    countries = ["DEU", "US", "ca", " usa ", "XX", "", None]
+    rows = [with_country(n, c) for n, c in enumerate(countries)]
+    classified = classify_bid_requests(parse_bid_requests(_decoded(spark, rows), RULES), D, RULES)
+    curated = curated_bid_requests(classified, KEY).where(F.col("imp_id") == "1")
+    got = {r.request_id: r.country for r in curated.select("request_id", "country").collect()}
+    assert got == {"req-0": "DE", "req-1": "US", "req-2": "CA", "req-3": "US", "req-4": None,
+                   "req-5": None, "req-6": None}  # fmt: skip
+    forms = {r.form: r.requests for r in country_code_forms(classified).collect()}
+    assert forms == {"alpha3": 2, "alpha2": 2, "unknown": 1}
