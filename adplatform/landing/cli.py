@@ -144,12 +144,14 @@ def run_restate(args: argparse.Namespace) -> int:
     from adplatform.orchestration import restate
 
     settings = settings_module.load()
-    api = AirflowApi(settings)
     if args.day is not None:
-        run_id = restate.restate_day(api, args.day, "restated by hand: adplatform restate --day")
+        run_id = restate.restate_day(
+            AirflowApi(settings), args.day, "restated by hand: adplatform restate --day"
+        )
         print(f"adplatform restate: cleared {restate.DAILY_DAG} {args.day} ({run_id})")
         return 0
-    for line in restate.restate_late(settings, api, log=lambda _line: None).lines():
+    done = restate.restate_late(settings, lambda: AirflowApi(settings), log=lambda _line: None)
+    for line in done.lines():
         print(f"adplatform restate: {line}")
     return 0
 

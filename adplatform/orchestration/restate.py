@@ -121,19 +121,26 @@ def restate_day(api: Api, day: date, note: str) -> str:
 
 def restate_late(
     settings: Settings,
-    api: Api,
+    connect: Callable[[], Api],
     fs: FileSystem | None = None,
     sources: Iterable[str] = LANDING_SOURCES,
     log: Callable[[str], None] = print,
 ) -> Restatement:
-    """Clear the finished daily runs that read a recorded late hour; forget handled hours."""
+    """Clear the finished daily runs that read a recorded late hour; forget handled hours.
+
+    ``connect`` gives the Airflow API; it is called only when a late hour is recorded, so
+    the hourly task costs one listing per source when there is nothing to restate.
+    """
     fs = fs or filesystem(settings.lake, settings)
     late = [h for source in sources for h in markers.late_hours(fs, settings, source)]
+    done = Restatement()
+    if not late:
+        return done
+    api = connect()
     by_day: dict[date, list[markers.LateHour]] = {}
     for hour in late:
         for day in days_reading(hour.hour, settings):
             by_day.setdefault(day, []).append(hour)
-    done = Restatement()
     for day, hours in sorted(by_day.items()):
         runs = runs_of(api, day)
         busy = [r for r in runs if r["state"] not in FINISHED]

@@ -74,7 +74,7 @@ def restate_late_days() -> dict[str, Any]:
     from adplatform.orchestration import restate
 
     settings = settings_module.load()
-    done = restate.restate_late(settings, AirflowApi(settings), log=log.info)
+    done = restate.restate_late(settings, lambda: AirflowApi(settings), log=log.info)
     for line in done.lines():
         log.info(line)
     return {

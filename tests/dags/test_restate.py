@@ -66,7 +66,7 @@ def test_finished_runs_are_cleared_a_running_one_waits_and_a_day_without_run_is_
         }
     )
 
-    done = restate.restate_late(settings, api, fs, log=lambda line: None)
+    done = restate.restate_late(settings, lambda: api, fs, log=lambda line: None)
 
     assert [run for run, _ in api.cleared] == ["scheduled__2025-01-06", "scheduled__2025-01-07"]
     assert api.cleared[0][1] == {
@@ -92,9 +92,17 @@ def test_finished_runs_are_cleared_a_running_one_waits_and_a_day_without_run_is_
 
     # Once it has finished, the next restate clears it and nothing is left.
     api.runs[date(2025, 1, 8)] = "success"
-    again = restate.restate_late(settings, api, fs, log=lambda line: None)
+    again = restate.restate_late(settings, lambda: api, fs, log=lambda line: None)
     assert list(again.cleared) == [date(2025, 1, 8)]
     assert all(not markers.late_hours(fs, settings, s) for s in restate.LANDING_SOURCES)
+
+
+def test_nothing_recorded_never_calls_the_airflow_api(settings):
+    def connect():
+        raise AssertionError("the API was called")
+
+    done = restate.restate_late(settings, connect, LocalFileSystem(), log=lambda line: None)
+    assert done.lines() == ["no daily run to restate"]
 
 
 def test_an_hour_that_got_more_late_records_meanwhile_is_kept(settings):
