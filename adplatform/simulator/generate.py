@@ -696,7 +696,7 @@ class Simulation:
         elif kind == "unparsable_timestamp":
             fields[2] = _bad_timestamp(frng, fields[2])
         elif kind == "unparsable_number":
-            fields[7] = frng.choice(("12.5.0", "USD 12.50", "1e3", "twelve", "9.1234567"))
+            fields[7] = frng.choice(("12.5.0", "USD 12.50", "12..5", "twelve", "0x1A"))
         elif kind == "negative_price":
             fields[7] = "-" + fields[7]
         elif kind == "future_event":
