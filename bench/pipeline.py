@@ -59,6 +59,7 @@ from adplatform import contracts  # noqa: E402
 from adplatform import settings as settings_module  # noqa: E402
 from adplatform.settings import Settings  # noqa: E402
 from bench import replicate  # noqa: E402
+from spark_jobs.common.tables import VERSION_PREFIX  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "pipeline"
 RESULTS = REPO / "bench" / "results"
@@ -473,6 +474,16 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+def current_version_glob(table_dir: Path, ds: date) -> str:
+    """The Parquet files of the day's current version: each write of a partition is a new
+    ``_v=<UTC time>-<random>`` folder and the replaced one stays until the next write, so the
+    newest name is the version the metastore points at (spark_jobs/common/tables.py)."""
+    versions = sorted((table_dir / f"dt={ds.isoformat()}").glob(f"{VERSION_PREFIX}*"))
+    if not versions:
+        return str(table_dir / f"dt={ds.isoformat()}" / "*.parquet")
+    return str(versions[-1] / "*.parquet")
+
+
 def check(spark_glob: str, peer_glob: str | None, manifest: dict, ds: date) -> dict:
     """campaign_daily: Spark = peer row for row (when the peer ran), and both = the truth."""
     spark, peer = _rows(spark_glob), _rows(peer_glob) if peer_glob else {}
@@ -626,7 +637,7 @@ def run_volume(
     daily = f"dt={ds.isoformat()}/*.parquet"
     peer_ran = "duckdb" in sides
     equality = check(
-        str(lake_root / "warehouse" / "adtech.db" / "campaign_daily" / daily),
+        current_version_glob(lake_root / "warehouse" / "adtech.db" / "campaign_daily", ds),
         str(peer_root / "tables" / "campaign_daily" / daily) if peer_ran else None,
         manifest,
         ds,
