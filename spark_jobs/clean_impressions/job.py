@@ -17,7 +17,6 @@ import sys
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import TOPIC_AD_IMPRESSIONS, Rules
 from adplatform.landing.markers import require_retained
@@ -34,7 +33,7 @@ from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_kafka_landing
 from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
 from spark_jobs.common.publish import DayPartition, publish_audited
-from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
+from spark_jobs.common.quarantine import quarantine_day
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
     job_parser,
@@ -75,17 +74,7 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
             ds=args.ds,
             settings=settings,
         )
-        keys = keyring.from_settings(settings)
-        rows = quarantine_rows(
-            quarantined(classified), source=SOURCE, job=JOB, run_id=args.run_id, keys=keys
-        )
-        by_reason = write_quarantine(
-            rows,
-            args.quarantine_table,
-            args.ds,
-            SOURCE,
-            retention_days=settings.quarantine_retention_days,
-        )
+        by_reason = quarantine_day(quarantined(classified), settings, args, source=SOURCE, job=JOB)
         classified.unpersist()
         rec = Reconciliation(
             JOB, SOURCE, args.ds, args.run_id, counts.rows_in, curated, counts.duplicates,

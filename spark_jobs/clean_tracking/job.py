@@ -21,7 +21,6 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from adplatform import keyring
 from adplatform import settings as settings_module
 from adplatform.contracts import Rules
 from adplatform.lake import TRACKING_SOURCE
@@ -44,7 +43,7 @@ from spark_jobs.common.event_time import arrival_hours
 from spark_jobs.common.landing import read_tracking_landing
 from spark_jobs.common.outcomes import count_outcomes, without_curated_payloads
 from spark_jobs.common.publish import DayPartition, publish_audited
-from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
+from spark_jobs.common.quarantine import quarantine_day
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
     job_parser,
@@ -102,17 +101,7 @@ def run(spark: SparkSession, settings: Settings, args: argparse.Namespace) -> Re
             ds=args.ds,
             settings=settings,
         )
-        keys = keyring.from_settings(settings)
-        rows = quarantine_rows(
-            quarantined(correlated), source=SOURCE, job=JOB, run_id=args.run_id, keys=keys
-        )
-        by_reason = write_quarantine(
-            rows,
-            args.quarantine_table,
-            args.ds,
-            SOURCE,
-            retention_days=settings.quarantine_retention_days,
-        )
+        by_reason = quarantine_day(quarantined(correlated), settings, args, source=SOURCE, job=JOB)
         correlated.unpersist()
         rec = Reconciliation(
             JOB, SOURCE, args.ds, args.run_id, counts.rows_in, clicks + conversions,

@@ -18,13 +18,16 @@ days older than ``retention_days`` before the day it writes.
 
 from __future__ import annotations
 
+import argparse
 from datetime import date, timedelta
 from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from adplatform import keyring
 from adplatform.keyring import KeyRing
+from adplatform.settings import Settings
 from spark_jobs.common.tables import overwrite_partition
 
 REASON = "reason"
@@ -99,6 +102,23 @@ def write_quarantine(
     counts = written.groupBy("reason").count().collect()
     drop_expired(rows.sparkSession, table, source, day - timedelta(days=retention_days))
     return dict(sorted((r["reason"], r["count"]) for r in counts))
+
+
+def quarantine_day(
+    bad: DataFrame, settings: Settings, args: argparse.Namespace, *, source: str, job: str
+) -> dict[str, int]:
+    """A clean job's quarantine for its run: ``bad`` sealed with the settings' keys into the
+    run's (``--ds``, source) partition of ``--quarantine-table``; the rows written by reason."""
+    rows = quarantine_rows(
+        bad, source=source, job=job, run_id=args.run_id, keys=keyring.from_settings(settings)
+    )
+    return write_quarantine(
+        rows,
+        args.quarantine_table,
+        args.ds,
+        source,
+        retention_days=settings.quarantine_retention_days,
+    )
 
 
 def drop_expired(spark: SparkSession, table: str, source: str, cutoff: date) -> list[str]:
