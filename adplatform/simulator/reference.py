@@ -209,7 +209,7 @@ class Reference:
             obj = json.loads(text, parse_constant=_not_json)
         except (ValueError, RecursionError):  # RecursionError: nested too deep to read
             return Reason.MALFORMED_JSON
-        if not isinstance(obj, dict) or FLUENTD_UNMATCHED_KEY in obj:
+        if not isinstance(obj, dict) or FLUENTD_UNMATCHED_KEY in obj or _has_lone_surrogate(obj):
             return Reason.MALFORMED_JSON
         if isinstance(obj.get("event_ts"), str):
             c.event_us = parse_ts(obj["event_ts"])
@@ -459,6 +459,22 @@ class Reference:
             "attributions": attributions,
             "outcomes": _outcomes_json(outcomes),
         }
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """A ``\\ud800`` escape without its pair is JSON syntax but no Unicode text: the jobs'
+    parser rejects the record, and no curated string column could hold it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _not_json(constant: str) -> float:
