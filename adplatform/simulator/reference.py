@@ -463,17 +463,21 @@ class Reference:
 
 def _has_lone_surrogate(value: Any) -> bool:
     """A ``\\ud800`` escape without its pair is JSON syntax but no Unicode text: the jobs'
-    parser rejects the record, and no curated string column could hold it."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(v) for v in value)
+    parser rejects the record, and no curated string column could hold it. Walked with a
+    stack, not recursion: the parser reads objects nested deeper than Python recurses."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
     return False
 
 
