@@ -113,7 +113,7 @@ def test_broker_stop_while_publishing_and_landing_kill_end_in_the_ground_truth(
     last = max(h for t in publish.TOPICS for h in manifest["raw_records"][t]["by_arrival_hour"])
     until = datetime.strptime(last, "%Y-%m-%dT%H").replace(tzinfo=UTC) + timedelta(hours=1)
     rerun = run_landing(settings, topics, until, "chaos-rerun", max_records_per_batch=300)
-    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-1000:]
 
     # Every record the simulator sent is in Kafka and landed once: no loss from the stop,
     # no duplicate from the producer's retries or from the replayed batch.
