@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from adplatform.hive_ddl import apply_ddl
+from adplatform.landing import kafka_job
 from adplatform.settings import Settings
 
 PSEUDONYM_KEY = "chaos-test-key"
@@ -32,4 +35,18 @@ def local_lake(spark, tmp_path_factory) -> Settings:
         pushgateway_push_attempts=1,
     )
     apply_ddl(spark, settings)
+    return settings
+
+
+def hive_initialised(settings: Settings) -> Settings:
+    """``settings`` once `adplatform hive init` (what `make up` runs) has created the adtech
+    tables in the stack's shared metastore."""
+    init = subprocess.run(
+        [sys.executable, "-m", "adplatform.cli", "hive", "init"],
+        env=kafka_job.environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert init.returncode == 0, init.stderr[-3000:]
     return settings

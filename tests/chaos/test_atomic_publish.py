@@ -22,7 +22,7 @@ import pytest
 from pyhive import hive
 
 from adplatform.landing import kafka_job
-from tests.chaos.conftest import PSEUDONYM_KEY
+from tests.chaos.conftest import PSEUDONYM_KEY, hive_initialised
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -36,15 +36,7 @@ READS_AROUND_EACH_STEP = 3
 @pytest.fixture(scope="module")
 def sql_stack(test_stack):
     settings = test_stack.require("spark-thrift").with_overrides(pseudonym_key=PSEUDONYM_KEY)
-    init = subprocess.run(
-        [sys.executable, "-m", "adplatform.cli", "hive", "init"],
-        env=kafka_job.environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert init.returncode == 0, init.stderr[-3000:]
-    return settings
+    return hive_initialised(settings)
 
 
 class Reader(threading.Thread):

@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -23,7 +22,7 @@ from adplatform.landing import kafka_job, markers
 from adplatform.settings import REPO_ROOT
 from adplatform.spark_config import spark_submit_command
 from adplatform.stack import manager
-from tests.chaos.conftest import PSEUDONYM_KEY
+from tests.chaos.conftest import PSEUDONYM_KEY, hive_initialised
 from tests.landing.kafka_records import (
     HOUR,
     create_topic,
@@ -65,16 +64,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def hive_stack(test_stack):
     settings = test_stack.require("metastore").with_overrides(pseudonym_key=PSEUDONYM_KEY)
-    # `adplatform hive init`, as `make up` runs it: the adtech tables in the shared metastore.
-    init = subprocess.run(
-        [sys.executable, "-m", "adplatform.cli", "hive", "init"],
-        env=kafka_job.environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert init.returncode == 0, init.stderr[-3000:]
-    return settings
+    return hive_initialised(settings)
 
 
 def test_a_spark_job_killed_while_it_writes_its_partition_and_retried_writes_it_once(
