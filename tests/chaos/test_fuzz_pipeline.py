@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -183,7 +184,7 @@ def with_bids(spark) -> bool:
 
 
 @pytest.fixture(scope="module")
-def dimensions(spark, local_lake, tmp_path_factory) -> None:
+def dimensions(spark, local_lake, tmp_path_factory) -> Iterator[None]:
     """The campaigns and users of the generated batches, loaded by the dimension job."""
     folder = tmp_path_factory.mktemp("fuzz_dims")
     campaigns = [",".join(CAMPAIGN_COLUMNS)] + [
@@ -201,6 +202,10 @@ def dimensions(spark, local_lake, tmp_path_factory) -> None:
          "--users-file", str(folder / "users.csv")]
     )  # fmt: skip
     load_dimensions.run(spark, local_lake, args)
+    yield
+    # The session's adtech database is shared: tests/spark_jobs lists its tables.
+    for table in ("dim_campaign", "dim_user"):
+        spark.sql(f"DROP TABLE IF EXISTS adtech.fuzz_{table}")
 
 
 def _batches():

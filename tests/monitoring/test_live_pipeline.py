@@ -117,6 +117,7 @@ def push_batch_runs(pushgateway: str) -> None:
         run.rows_read(500)
         run.rows_written(500)
         run.landing_hour_closed(now - 600)
+        run.late_records(0)  # every landing run pushes it, 0 when no hour got late records
     with (
         pytest.raises(RuntimeError),
         BatchRun("clean_bids", "bid_requests", "scheduled__broken", gateway=pushgateway) as run,
