@@ -19,12 +19,12 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from adplatform import keyring, lake
+from adplatform import lake
 from adplatform import settings as settings_module
 from adplatform.errors import UserError
 from adplatform.metrics import BatchRun
 from adplatform.settings import Settings
-from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
+from spark_jobs.common.quarantine import quarantine_day
 from spark_jobs.common.reconciliation import Reconciliation, reconcile
 from spark_jobs.common.session import (
     job_parser,
@@ -88,14 +88,7 @@ def _load(
             F.lit(None).cast("timestamp").alias("arrival_ts"),
             F.lit(args.ds).alias("owner_dt"),
         )
-        keys = keyring.from_settings(settings)
-        by_reason = write_quarantine(
-            quarantine_rows(bad, source=source, job=JOB, run_id=args.run_id, keys=keys),
-            args.quarantine_table,
-            args.ds,
-            source,
-            retention_days=settings.quarantine_retention_days,
-        )
+        by_reason = quarantine_day(bad, settings, args, source=source, job=JOB)
         parsed.unpersist()
         rec = Reconciliation(
             JOB, source, args.ds, args.run_id, rows_in, curated, valid - curated, by_reason
