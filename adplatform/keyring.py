@@ -21,8 +21,6 @@ one byte naming the key version, which is also the GCM's additional authenticate
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -41,17 +39,6 @@ _RETIRED = f"{ENV_PREFIX}PSEUDONYM_RETIRED_KEYS"
 
 class UnknownKeyVersion(SettingsError):
     """A stored value names a key version the settings do not hold."""
-
-
-def hkdf_sha256(secret: bytes, info: bytes, length: int = PAYLOAD_KEY_BYTES) -> bytes:
-    """HKDF-SHA256 (RFC 5869) without salt: a key of ``length`` bytes for one purpose."""
-    prk = hmac.new(b"\0" * hashlib.sha256().digest_size, secret, hashlib.sha256).digest()
-    out, block, counter = b"", b"", 1
-    while len(out) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-        counter += 1
-    return out[:length]
 
 
 def _check_version(version: int, where: str) -> int:
@@ -97,14 +84,17 @@ class KeyRing:
                 f"as {version}:<secret>"
             ) from None
 
-    @property
-    def current_secret(self) -> bytes:
-        return self.secrets[self.current_version]
-
     def payload_key(self, version: int | None = None) -> bytes:
         """The AES-256 key that seals quarantined payloads under a version (default: current)."""
+        from cryptography.hazmat.primitives.hashes import SHA256
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         chosen = self.current_version if version is None else version
-        return hkdf_sha256(self.secret(chosen), PAYLOAD_KEY_LABEL)
+        # HKDF (RFC 5869) without salt: the secret stays the pseudonym key, this key is
+        # derived from it for this one purpose.
+        return HKDF(SHA256(), PAYLOAD_KEY_BYTES, None, PAYLOAD_KEY_LABEL).derive(
+            self.secret(chosen)
+        )
 
 
 def from_settings(settings: Settings) -> KeyRing:

@@ -338,9 +338,7 @@ def open_hours(
     the frontier for the whole topic (``hours.kafka_frontier``).
     """
     fs = fs or filesystem(settings.lake, settings)
-    unmarked = [
-        h for h in sorted({hour_floor(h) for h in hours}) if not has_marker(fs, settings, source, h)
-    ]
+    unmarked = missing_markers(settings, source, sorted({hour_floor(h) for h in hours}), fs)
     if not unmarked:
         return []
     frontier = read_closed_through(fs, settings, source)
