@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from adplatform import keyring
 from adplatform.keyring import KeyRing
 from adplatform.settings import Settings
-from spark_jobs.common.tables import overwrite_partition
+from spark_jobs.common.tables import drop_partitions, overwrite_partition
 
 REASON = "reason"
 DETAIL = "detail"
@@ -122,14 +122,12 @@ def quarantine_day(
 
 
 def drop_expired(spark: SparkSession, table: str, source: str, cutoff: date) -> list[str]:
-    """Drop the (dt, source) partitions of ``source`` with dt before ``cutoff``; their days."""
+    """Drop the (dt, source) partitions of ``source`` with dt before ``cutoff``, their files
+    with them (sealed payloads past retention); their days."""
     expired = []
     for (spec,) in spark.sql(f"SHOW PARTITIONS {table}").collect():
         values = dict(unquote(p).split("=", 1) for p in spec.split("/"))
         if values["source"] == source and date.fromisoformat(values["dt"]) < cutoff:
             expired.append(values["dt"])
-    for day in sorted(expired):
-        spark.sql(
-            f"ALTER TABLE {table} DROP IF EXISTS PARTITION (dt = '{day}', source = '{source}')"
-        )
+    drop_partitions(spark, table, [(day, source) for day in sorted(expired)])
     return sorted(expired)

@@ -316,6 +316,18 @@ class _Lake:
             )
 
 
+def drop_partitions(spark: SparkSession, table: str, keys: list[tuple[str, ...]]) -> None:
+    """Drop these full partition keys (values in partition column order) and delete their
+    folders whole, every version in them: for retention, where nothing of an expired
+    partition may stay (a rewrite keeps the replaced version for readers in flight)."""
+    if not keys:
+        return
+    lake = _Lake(spark, table, layout(spark, table))
+    lake.swap({}, {}, keys)
+    for key in keys:
+        lake.fs.delete(lake.path(str(lake.root.toString()), lake.partition_path(key)), True)
+
+
 def _replace_versioned(
     df: DataFrame,
     table: str,

@@ -7,6 +7,7 @@ import argparse
 import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 from adplatform import contracts, keyring, quarantine
 from adplatform.settings import Settings, SettingsError
 from spark_jobs.common.quarantine import quarantine_rows, write_quarantine
+from spark_jobs.common.tables import overwrite_partition
 from tests.spark_jobs.landed import KEY, dumps, impression
 
 IP, USER, DEVICE = "203.0.113.77", "u-clear-4711", "ifa-clear-0815"
@@ -130,6 +132,8 @@ def test_write_quarantine_drops_the_source_days_past_retention(spark, adtech):
     ]
     union = frames[0].unionByName(frames[1]).unionByName(frames[2]).unionByName(frames[3])
     union.select(*spark.table(table).columns).write.insertInto(table)
+    # The oldest day rewritten once: its folder now holds a version and the one it replaced.
+    overwrite_partition(frames[0], table, {"dt": days[0], "source": "impressions"}, compact=True)
 
     rows = quarantine_rows(
         _input(spark, [CLEAR, CLEAR], D), source="impressions", job="j", run_id="r", keys=ring
@@ -146,6 +150,11 @@ def test_write_quarantine_drops_the_source_days_past_retention(spark, adtech):
         (days[2], "impressions", 1),
         (D, "impressions", 2),
     ]
+    # The expired partition's files went with it: sealed payloads past retention do not stay.
+    location = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").where("col_name = 'Location'")
+    root = Path(urlparse(location.first().data_type).path)
+    assert not (root / f"dt={days[0].isoformat()}" / "source=impressions").exists()
+    assert (root / f"dt={days[0].isoformat()}" / "source=tracking").exists()
     _drop(spark, [("impressions", d) for d in (*days[1:], D)] + [("tracking", days[0])])
 
 
