@@ -48,7 +48,7 @@ class BatchResult:
     hours: set[datetime]
     seconds: float
     # Names of the batch's files in each hour folder start with this (``part-b<id>-<query>``).
-    file_prefix: str = ""
+    file_prefix: str
 
 
 @dataclass

@@ -24,6 +24,8 @@ class HourStats:
     """Per Kafka partition: records, offset range and newest timestamp in one hour folder."""
 
     partitions: dict[int, PartitionStats] = field(default_factory=dict)
+    # Records of the files of one batch (``batch_prefix`` of ``read_hour_stats``).
+    batch_records: int = 0
 
     def marker_body(self, topic_partitions: list[int]) -> dict:
         """The ``_DONE`` content of the hour: counts per partition (0 for the silent ones)."""
@@ -48,12 +50,22 @@ def hour_of_folder(name_date: str, name_hour: str) -> datetime:
     return day.replace(hour=int(name_hour), tzinfo=UTC)
 
 
-def read_hour_stats(spark: SparkSession, folders: dict[datetime, str]) -> dict[datetime, HourStats]:
-    """Records, offsets and newest timestamp per (hour folder, partition) of those folders."""
+def read_hour_stats(
+    spark: SparkSession, folders: dict[datetime, str], batch_prefix: str | None = None
+) -> dict[datetime, HourStats]:
+    """Records, offsets and newest timestamp per (hour folder, partition) of those folders;
+    with ``batch_prefix``, also the records of that batch's files (``<prefix>-*``) per hour,
+    in the same pass. Exact on a replay too: the replay replaced the same files with the
+    same records."""
     if not folders:
         return {}
     landed = spark.read.parquet(*folders.values())
     path = F.col("_metadata.file_path")
+    in_batch = (
+        F.col("_metadata.file_name").startswith(f"{batch_prefix}-")
+        if batch_prefix
+        else F.lit(False)
+    )
     rows = (
         landed.select(
             F.regexp_extract(path, _FOLDER, 1).alias("arrival_date"),
@@ -61,6 +73,7 @@ def read_hour_stats(spark: SparkSession, folders: dict[datetime, str]) -> dict[d
             "partition",
             "offset",
             "kafka_ts",
+            in_batch.alias("in_batch"),
         )
         .groupBy("arrival_date", "arrival_hour", "partition")
         .agg(
@@ -68,39 +81,19 @@ def read_hour_stats(spark: SparkSession, folders: dict[datetime, str]) -> dict[d
             F.min("offset").alias("first_offset"),
             F.max("offset").alias("last_offset"),
             F.max(F.unix_micros("kafka_ts")).alias("newest_us"),
+            F.count_if("in_batch").alias("batch_records"),
         )
         .collect()
     )
     stats: dict[datetime, HourStats] = {}
     for row in rows:
         hour = hour_of_folder(row.arrival_date, row.arrival_hour)
-        stats.setdefault(hour, HourStats()).partitions[row.partition] = PartitionStats(
+        hour_stats = stats.setdefault(hour, HourStats())
+        hour_stats.partitions[row.partition] = PartitionStats(
             row.records, row.first_offset, row.last_offset, from_micros(row.newest_us)
         )
+        hour_stats.batch_records += row.batch_records
     return stats
-
-
-def batch_records(
-    spark: SparkSession, folders: dict[datetime, str], file_prefix: str
-) -> dict[datetime, int]:
-    """Records of one batch per hour folder: the rows of its files (``<prefix>-*``) there.
-
-    Exact on a replay too: the replay replaced the same files with the same records.
-    """
-    if not folders:
-        return {}
-    landed = spark.read.parquet(*(f"{uri}/{file_prefix}-*" for uri in folders.values()))
-    path = F.col("_metadata.file_path")
-    rows = (
-        landed.select(
-            F.regexp_extract(path, _FOLDER, 1).alias("arrival_date"),
-            F.regexp_extract(path, _FOLDER, 2).alias("arrival_hour"),
-        )
-        .groupBy("arrival_date", "arrival_hour")
-        .count()
-        .collect()
-    )
-    return {hour_of_folder(r.arrival_date, r.arrival_hour): r["count"] for r in rows}
 
 
 def from_micros(micros: int) -> datetime:

@@ -186,11 +186,10 @@ class TopicLanding:
         """
         assert self.closed_through is not None
         folders = {h: markers.hour_path(self.settings, self.topic, h) for h in late}
-        stats = hour_stats.read_hour_stats(self.spark, folders)
-        counts = hour_stats.batch_records(self.spark, folders, file_prefix)
+        stats = hour_stats.read_hour_stats(self.spark, folders, batch_prefix=file_prefix)
         partitions = topic_partitions(self.settings, self.topic)
         for hour in sorted(late):
-            n = counts.get(hour, 0)
+            n = stats.get(hour, hour_stats.HourStats()).batch_records
             with self._lock:
                 self.progress.late_records += n
             log.warning(
