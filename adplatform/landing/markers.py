@@ -132,7 +132,8 @@ def write_marker(
         )
         if late_records is None:
             late_records = _count(content) - _count(previous)
-    if late_records is not None:
+    # A rewrite that gained no record (a file quarantined into the hour) restates nothing.
+    if late_records:
         record_late(fs, settings, source, hour, late_records, run_id=run_id, now=now)
     text = json.dumps(content, indent=1, sort_keys=False) + "\n"
     fs.write_atomic(marker_path(settings, source, hour), text.encode())
