@@ -61,6 +61,13 @@ TRACKING_CSV_COLUMNS = (
     "conversion_value",
 )
 TRACKING_CSV_HEADER = ",".join(TRACKING_CSV_COLUMNS)
+# The header lines a tracking file may start with: plain, or every name quoted (RFC 4180).
+TRACKING_CSV_HEADERS = (
+    TRACKING_CSV_HEADER,
+    ",".join(f'"{c}"' for c in TRACKING_CSV_COLUMNS),
+)
+# \r\n, \n and a bare \r end a line of a tracking file (docs/data-contracts.md 1.3).
+TRACKING_CSV_LINE_END = re.compile(rb"\r\n|\n|\r")
 CONVERSION_TYPES = ("purchase", "signup", "lead", "add_to_cart")
 CURRENCY = "USD"
 

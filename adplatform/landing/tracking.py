@@ -64,9 +64,7 @@ IN_PROGRESS_SUFFIXES = (".part", "._COPYING_")
 IN_PROGRESS_PREFIXES = (".", "_")
 # Extensions the intake takes, read without case: name -> (landed name, compressed).
 _EXTENSION = re.compile(r"^(?P<stem>.+)\.csv(?P<gz>\.gz)?$", re.IGNORECASE)
-_LINE_END = re.compile(rb"\r\n|\n|\r")
 # A writer that quotes every field (QUOTE_ALL) quotes the header too.
-QUOTED_HEADER = ",".join(f'"{c}"' for c in contracts.TRACKING_CSV_COLUMNS)
 FILE_NAME = re.compile(contracts.tracking_csv_spec()["file_name_regex"])
 # The hour in a file name, also in the names the intake derives (``-<sha>.csv``, ``.reason.json``).
 _HOUR_IN_NAME = re.compile(r"tracking_([0-9]{8})_([0-9]{2})")
@@ -103,13 +101,13 @@ def inspect(name: str, data: bytes) -> tuple[str, str] | None:
     if not data:
         return Reason.EMPTY_FILE, "the file is empty (not even the header)"
     if not data.endswith((b"\n", b"\r")):
-        tail = _LINE_END.split(data)[-1][-60:]
+        tail = contracts.TRACKING_CSV_LINE_END.split(data)[-1][-60:]
         return (
             Reason.TRUNCATED,
             f"the last line has no line end (cut after {len(data)} bytes: ...{tail!r})",
         )
-    header = _LINE_END.split(data, maxsplit=1)[0]
-    if header not in (contracts.TRACKING_CSV_HEADER.encode(), QUOTED_HEADER.encode()):
+    header = contracts.TRACKING_CSV_LINE_END.split(data, maxsplit=1)[0]
+    if header.decode(errors="replace") not in contracts.TRACKING_CSV_HEADERS:
         return Reason.BAD_HEADER, f"first line is {header[:200]!r}, not the tracking header"
     return None
 
@@ -117,7 +115,7 @@ def inspect(name: str, data: bytes) -> tuple[str, str] | None:
 def data_rows(data: bytes) -> int:
     """Records in a file: non-blank lines after the header; ``\\r\\n``, ``\\n`` and a bare
     ``\\r`` end a line (docs/data-contracts.md 1.3)."""
-    return sum(1 for line in _LINE_END.split(data)[1:] if line)
+    return sum(1 for line in contracts.TRACKING_CSV_LINE_END.split(data)[1:] if line)
 
 
 def file_hour(name: str) -> datetime | None:

@@ -31,7 +31,6 @@ from adplatform.contracts import (
     FLUENTD_UNMATCHED_KEY,
     IMPRESSION_RANGES,
     MIN_YOB,
-    TRACKING_CSV_HEADER,
     DecodeError,
     Reason,
     Rules,
@@ -55,8 +54,6 @@ _NUMBER_LIKE = re.compile(
 _BIGINT = range(-(2**63), 2**63)
 # One field of an RFC 4180 line: quoted ("" is a quote inside) or without any quote.
 _CSV_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^",]*)')
-_LINE_END = re.compile(rb"\r\n|\n|\r")
-_QUOTED_HEADER = ",".join(f'"{c}"' for c in contracts.TRACKING_CSV_COLUMNS)
 _TRACKING_FILE = re.compile(r"tracking_([0-9]{8})_([0-9]{2})\.csv")
 IMPRESSION_REQUIRED = (
     "impression_id",
@@ -552,11 +549,8 @@ def read_raw(root: Path) -> Iterator[Raw]:
             continue
         hour = datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H").replace(tzinfo=UTC)
         hour_us = _us(hour - _EPOCH)
-        # \r\n, \n and a bare \r end a line (docs/data-contracts.md 1.3).
-        lines = _LINE_END.split(path.read_bytes())
-        if lines and lines[-1] == b"":
-            lines.pop()
-        if not lines or lines[0] not in (TRACKING_CSV_HEADER.encode(), _QUOTED_HEADER.encode()):
+        lines = writers.split_lines(path.read_bytes())
+        if not lines or lines[0].decode(errors="replace") not in contracts.TRACKING_CSV_HEADERS:
             raise ValueError(f"{path}: first line is not the tracking CSV header")
         for number, line in enumerate(lines[1:], start=2):
             if line:

@@ -25,6 +25,7 @@ from typing import Any
 
 import fastavro
 
+from adplatform import contracts
 from adplatform.simulator.clock import hour_label
 
 MANIFEST = "manifest.json"
@@ -191,7 +192,7 @@ def csv_bytes(fields: list[str]) -> bytes:
 
 def split_lines(data: bytes) -> list[bytes]:
     """Lines of a file's bytes, without their terminators (a last unterminated line counts)."""
-    lines = data.split(b"\n")
+    lines = contracts.TRACKING_CSV_LINE_END.split(data)
     if lines and lines[-1] == b"":
         lines.pop()
     return lines

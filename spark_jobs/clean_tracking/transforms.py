@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from adplatform.contracts import (
     CONVERSION_TYPES,
     TRACKING_CSV_COLUMNS,
-    TRACKING_CSV_HEADER,
+    TRACKING_CSV_HEADERS,
     Reason,
     Rules,
 )
@@ -48,7 +48,6 @@ NUMBER_LIKE = (
     r"|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)\z"
 )
 # A writer that quotes every field (QUOTE_ALL) quotes the header too.
-QUOTED_HEADER = ",".join(f'"{c}"' for c in TRACKING_CSV_COLUMNS)
 # Line ends as hex-encoded bytes with a space after each byte (see _file_lines).
 _LINE_END = "0D 0A |0A |0D "
 # Splitting a quoted line: a quote-free separator that no field can contain, because every
@@ -129,7 +128,7 @@ def tracking_lines(files: DataFrame) -> DataFrame:
     stamp = F.regexp_extract("file_name", FILE_NAME_REGEX, 1)
     hour = F.regexp_extract("file_name", FILE_NAME_REGEX, 2)
     file_hour = F.try_to_timestamp(F.concat(stamp, hour), F.lit("yyyyMMddHH"))
-    headers = [F.lit(h.encode()) for h in (TRACKING_CSV_HEADER, QUOTED_HEADER)]
+    headers = [F.lit(h.encode()) for h in TRACKING_CSV_HEADERS]
     is_header = (F.col("line_number") == 1) & F.col("line").isin(*headers)
     return lines.where(~is_header & (F.length("line") > 0)).select(
         "file_name",
