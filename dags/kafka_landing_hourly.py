@@ -51,4 +51,4 @@ with DAG(
         priority_weight=10,
         weight_rule="absolute",
     )
-    land >> [hour_closed(assets.KAFKA_SOURCES), restate_late_days()]
+    land >> [hour_closed(assets.KAFKA_SOURCES), restate_late_days(assets.KAFKA_SOURCES)]

@@ -49,4 +49,4 @@ with DAG(
         bash_command="adplatform land tracking --until {{ data_interval_end | ts }}",
         params={"source": lake.TRACKING_SOURCE},
     )
-    wait >> land >> [hour_closed([lake.TRACKING_SOURCE]), restate_late_days()]
+    wait >> land >> [hour_closed([lake.TRACKING_SOURCE]), restate_late_days([lake.TRACKING_SOURCE])]

@@ -68,13 +68,17 @@ def hour_closed(sources: Sequence[str]) -> Any:
 
 
 @task(task_id="restate_late_days")
-def restate_late_days() -> dict[str, Any]:
-    """Task: re-run the daily runs that read an hour which got records after it was closed."""
+def restate_late_days(sources: Sequence[str]) -> dict[str, Any]:
+    """Task: re-run the daily runs that read an hour of ``sources`` which got records after
+    it was closed (each landing DAG restates what it landed, so two DAGs never handle the
+    same late hour at once)."""
     from adplatform.airflow_api import AirflowApi
     from adplatform.orchestration import restate
 
     settings = settings_module.load()
-    done = restate.restate_late(settings, lambda: AirflowApi(settings), log=log.info)
+    done = restate.restate_late(
+        settings, lambda: AirflowApi(settings), sources=sources, log=log.info
+    )
     for line in done.lines():
         log.info(line)
     return {
