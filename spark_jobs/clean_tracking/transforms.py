@@ -30,6 +30,7 @@ from spark_jobs.common.dedup import IS_DUPLICATE, fingerprint, mark_duplicates
 from spark_jobs.common.fence import fence
 from spark_jobs.common.outcomes import CURATED, OUTCOME, QUARANTINED, outcome
 from spark_jobs.common.pseudonymise import pseudonymise
+from spark_jobs.common.text_lines import file_lines
 from spark_jobs.common.validation import Check, first_failure, first_missing
 
 SOURCE = "tracking"
@@ -47,8 +48,8 @@ NUMBER_LIKE = (
     r"^[+-]?([nN][aA][nN]|[iI][nN][fF]([iI][nN][iI][tT][yY])?"
     r"|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)\z"
 )
-# A writer that quotes every field (QUOTE_ALL) quotes the header too.
-# Line ends as hex-encoded bytes with a space after each byte (see _file_lines).
+# \r\n, \n and a bare \r (contracts.TRACKING_CSV_LINE_END) as the spaced hex bytes
+# text_lines.file_lines splits on; \r\n first, as one line end.
 _LINE_END = "0D 0A |0A |0D "
 # Splitting a quoted line: a quote-free separator that no field can contain, because every
 # \u0001 of the line is first written as \u0001\u0002.
@@ -62,27 +63,6 @@ _DAY = timedelta(days=1)
 
 def _days_back(span: timedelta) -> int:
     return math.ceil(span / _DAY)
-
-
-def _file_lines(files: DataFrame) -> DataFrame:
-    """One row per line of each file: ``line_number`` (1-based) and ``line`` (binary,
-    without its line end); an empty last piece after a final line end is not a line.
-
-    Like ``spark_jobs.common.text_lines.file_lines``, but ``\\r\\n``, ``\\n`` and a bare
-    ``\\r`` all end a line (writers on old Macs and some exporters end lines with ``\\r``
-    alone): the bytes are hex-encoded with a space after each, so a line end can only match
-    whole bytes, and split on the three line ends (``\\r\\n`` first, as one)."""
-    spaced = F.regexp_replace(F.hex(F.col("content")), "(..)", "$1 ")
-    body = F.regexp_replace(spaced, f"({_LINE_END})$", "")
-    pieces = F.when(F.length("content") == 0, F.array().cast("array<string>")).otherwise(
-        F.split(body, _LINE_END, -1)
-    )
-    exploded = files.select("file_name", F.posexplode(pieces).alias("index", "hex"))
-    return exploded.select(
-        "file_name",
-        (F.col("index") + 1).cast("long").alias("line_number"),
-        F.unhex(F.regexp_replace(F.col("hex"), " ", "")).alias("line"),
-    )
 
 
 def csv_fields(text: Column) -> Column:
@@ -124,7 +104,7 @@ def csv_fields(text: Column) -> Column:
 def tracking_lines(files: DataFrame) -> DataFrame:
     """One row per record line of the landed files (header and blank lines are not
     records), with the file's arrival hour and the line's origin."""
-    lines = _file_lines(files)
+    lines = file_lines(files, line_end=_LINE_END)
     stamp = F.regexp_extract("file_name", FILE_NAME_REGEX, 1)
     hour = F.regexp_extract("file_name", FILE_NAME_REGEX, 2)
     file_hour = F.try_to_timestamp(F.concat(stamp, hour), F.lit("yyyyMMddHH"))
