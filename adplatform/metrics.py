@@ -611,7 +611,8 @@ class BatchRun:
                 gauge(LANDING_CLOSED_HOUR_TIMESTAMP, self._closed_hour)
         else:
             gauge(BATCH_LAST_FAILURE_TIMESTAMP, now)
-        # Pushed by a failed run too: its committed batches did land those records.
+        # Not only on success: a run that counted late records before it failed did land
+        # them (its committed batches stay).
         if self._late_records is not None:
             gauge(LANDING_LATE_RECORDS, self._late_records)
 
