@@ -9,7 +9,8 @@ Zones under the lake root (HDFS by default, ``file://`` when ``ADPLATFORM_LAKE_U
 * ``inbox/`` is where the click-tracking system drops its hourly CSV files before intake;
 * ``quarantine/`` keeps whole raw files that could not be read at all (a truncated CSV);
   bad records inside readable files go to the ``adtech.quarantine`` table instead;
-* ``warehouse/`` holds the Hive database ``adtech`` (one folder per table);
+* ``warehouse/`` holds the Hive database ``adtech`` (one folder per table; each partition's
+  rows in a ``_v=<version>`` folder that the metastore points at, spark_jobs/common/tables.py);
 * ``checkpoints/`` holds Structured Streaming checkpoints, one folder per query.
 """
 
@@ -18,6 +19,9 @@ from __future__ import annotations
 from datetime import date
 
 from adplatform.settings import Settings
+
+# The folder of one written version of a table partition: ``<partition>/_v=<version>``.
+PARTITION_VERSION_PREFIX = "_v="
 
 DATABASE = "adtech"
 # Source folder of the tracking CSV files under landing/ (the Kafka sources use the topic).

@@ -57,9 +57,9 @@ import psutil  # noqa: E402
 
 from adplatform import contracts  # noqa: E402
 from adplatform import settings as settings_module  # noqa: E402
+from adplatform.lake import PARTITION_VERSION_PREFIX  # noqa: E402
 from adplatform.settings import Settings  # noqa: E402
 from bench import replicate  # noqa: E402
-from spark_jobs.common.tables import VERSION_PREFIX  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "pipeline"
 RESULTS = REPO / "bench" / "results"
@@ -478,7 +478,7 @@ def current_version_glob(table_dir: Path, ds: date) -> str:
     """The Parquet files of the day's current version: each write of a partition is a new
     ``_v=<UTC time>-<random>`` folder and the replaced one stays until the next write, so the
     newest name is the version the metastore points at (spark_jobs/common/tables.py)."""
-    versions = sorted((table_dir / f"dt={ds.isoformat()}").glob(f"{VERSION_PREFIX}*"))
+    versions = sorted((table_dir / f"dt={ds.isoformat()}").glob(f"{PARTITION_VERSION_PREFIX}*"))
     if not versions:
         return str(table_dir / f"dt={ds.isoformat()}" / "*.parquet")
     return str(versions[-1] / "*.parquet")

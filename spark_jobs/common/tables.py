@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from adplatform.lake import PARTITION_VERSION_PREFIX
+
 _view_ids = itertools.count()
 
 
@@ -145,7 +147,6 @@ def overwrite_partitions(
 
 # A partition's value as the metastore and the folder names spell it.
 DEFAULT_PARTITION_NAME = "__HIVE_DEFAULT_PARTITION__"
-VERSION_PREFIX = "_v="
 STAGING_FOLDER = "_staging"
 _BUCKET_COLUMN = "__bucket_id"
 
@@ -367,7 +368,7 @@ def _replace_versioned(
 
     root = str(lake.root.toString())
     locations = {
-        key: f"{root}/{lake.partition_path(key)}/{VERSION_PREFIX}{version}"
+        key: f"{root}/{lake.partition_path(key)}/{PARTITION_VERSION_PREFIX}{version}"
         for key in set(staged) | required
     }
     for key, location in locations.items():
@@ -405,7 +406,10 @@ def _delete_unread_versions(lake: _Lake, folder, keep: set[str]) -> None:
     for status in lake.children(folder):
         path = status.getPath()
         if status.isDirectory():
-            stale = path.getName().startswith(VERSION_PREFIX) and lake.qualified(path) not in keep
+            stale = (
+                path.getName().startswith(PARTITION_VERSION_PREFIX)
+                and lake.qualified(path) not in keep
+            )
         else:
             stale = not folder_kept
         if stale:
